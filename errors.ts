@@ -1,0 +1,15 @@
+import createError from '@fastify/error'
+
+/**
+ * Every error Portico raises on purpose. The error handler turns each into the contract's JSON
+ * body; upstream failures keep what undici said as `cause` for the log.
+ */
+export const UpstreamUnavailableError = createError('PORTICO_ERR_UPSTREAM_UNAVAILABLE', '%s service unavailable', 503)
+export const UpstreamTimeoutError = createError('PORTICO_ERR_UPSTREAM_TIMEOUT', '%s service timed out', 504)
+export const BadGatewayError = createError('PORTICO_ERR_BAD_GATEWAY', '%s service sent an invalid response', 502)
+export const BodyTooLargeError = createError('PORTICO_ERR_BODY_TOO_LARGE', 'request body is larger than %d bytes', 413)
+export const UnsupportedMediaTypeError = createError('PORTICO_ERR_UNSUPPORTED_MEDIA_TYPE', 'content type %s is not accepted by this route', 415)
+export const InvalidBodyError = createError('PORTICO_ERR_INVALID_BODY', 'body is not valid %s', 400)
+export const PathTraversalError = createError('PORTICO_ERR_PATH_TRAVERSAL', 'path must not contain dot-segments', 400)
+export const RouteNotFoundError = createError('PORTICO_ERR_NOT_FOUND', 'Route %s:%s not found', 404)
+export const AdminUnauthorizedError = createError('PORTICO_ERR_ADMIN_UNAUTHORIZED', 'a valid admin bearer token is required', 401)

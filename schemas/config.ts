@@ -1,0 +1,49 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Duration, Size } from './units.ts'
+
+/**
+ * The config file (YAML or JSON): services and the routes proxied to them (contract §3).
+ * Every object rejects unknown keys. Each concern adds its route options next to its name.
+ */
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+export const ServiceSchema = Type.Object({
+  url: Type.String({ pattern: '^https?://[^/]', description: 'Base URL of the service (http or https)', expected: 'an http:// or https:// URL' }),
+  timeout: Type.Optional(Duration({ description: 'Upstream timeout for this service; overrides UPSTREAM_TIMEOUT' })),
+  health: Type.Optional(Type.Object({
+    path: Type.String({ pattern: '^/', description: 'Path that answers 2xx when the service is healthy; /health/ready checks it', expected: 'a path starting with /' })
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+const JsonSchemaObject = Type.Object({}, { additionalProperties: true, expected: 'a JSON Schema object' })
+
+export const RouteSchemaSchema = Type.Object({
+  params: Type.Optional(JsonSchemaObject),
+  querystring: Type.Optional(JsonSchemaObject),
+  headers: Type.Optional(JsonSchemaObject),
+  body: Type.Optional(JsonSchemaObject),
+  response: Type.Optional(Type.Record(Type.String({ pattern: '^([1-5][0-9][0-9]|[1-5]XX|default)$' }), JsonSchemaObject, { expected: 'an object of status codes (200, 4XX, default) to JSON Schemas' }))
+}, { additionalProperties: false, description: 'JSON Schemas that validate the request and feed /docs' })
+
+export const RouteSchema = Type.Object({
+  path: Type.String({ pattern: '^/', description: 'Fastify path: `/api/users/:id`, or `/api/files/*` for a prefix', expected: 'a path starting with /' }),
+  methods: Type.Optional(Type.Array(Type.Union(HTTP_METHODS.map(m => Type.Literal(m))), { minItems: 1, uniqueItems: true, description: 'HTTP methods; default all', expected: `a non-empty list of ${HTTP_METHODS.join(', ')}` })),
+  service: Type.String({ minLength: 1, description: 'Name of a service in `services`' }),
+  upstreamPath: Type.Optional(Type.String({ pattern: '^/', description: 'Path at the upstream; `:params` are substituted; a wildcard route ends in `*` here too', expected: 'a path starting with /' })),
+  timeout: Type.Optional(Duration({ description: "Upstream timeout for this route; overrides the service's" })),
+  bodyLimit: Type.Optional(Size({ description: 'Request body limit for this route; overrides BODY_LIMIT' })),
+  summary: Type.Optional(Type.String({ description: 'One line for /docs' })),
+  description: Type.Optional(Type.String({ description: 'Longer text for /docs' })),
+  tags: Type.Optional(Type.Array(Type.String(), { description: 'OpenAPI tags; default the service name' })),
+  schema: Type.Optional(RouteSchemaSchema)
+}, { additionalProperties: false })
+
+export const ConfigFileSchema = Type.Object({
+  services: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), ServiceSchema, { description: 'Upstream services by name', expected: 'an object of service names (letters, digits, _ and -) to services' }),
+  routes: Type.Array(RouteSchema, { description: 'Proxied routes' })
+}, { additionalProperties: false })
+
+export type ConfigFile = Static<typeof ConfigFileSchema>
+export type RouteFile = Static<typeof RouteSchema>
+export type ServiceFile = Static<typeof ServiceSchema>

@@ -1,0 +1,40 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { DURATION_PATTERN, SIZE_PATTERN } from '../services/config/units.ts'
+
+/**
+ * Every environment variable Portico reads. Values arrive as strings; each field carries the
+ * phrase (`expected`) its error prints, and `kind` says how `loadEnv` decodes it.
+ * Plugins add their variables here, next to the concern's name.
+ */
+const str = (description: string, def?: string) =>
+  Type.Optional(Type.String({ description, default: def, kind: 'string' }))
+const duration = (description: string, def: string) =>
+  Type.Optional(Type.String({ description, default: def, pattern: DURATION_PATTERN, kind: 'duration', expected: 'a duration like 500ms, 10s, 1m, 1h, 1d or a number of milliseconds' }))
+const size = (description: string, def: string) =>
+  Type.Optional(Type.String({ description, default: def, pattern: SIZE_PATTERN, kind: 'size', expected: 'a size like 512kb, 1mb or a number of bytes' }))
+const bool = (description: string, def: string) =>
+  Type.Optional(Type.String({ description, default: def, pattern: '^(true|false|1|0|yes|no)$', kind: 'boolean', expected: 'true or false' }))
+const int = (description: string, def: string, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  Type.Optional(Type.String({ description, default: def, pattern: '^\\d+$', kind: 'integer', minimum: min, maximum: max, expected: `an integer from ${min} to ${max}` }))
+const url = (description: string, protocols: string[]) =>
+  Type.Optional(Type.String({ description, kind: 'url', protocols, expected: `a URL starting with ${protocols.map(p => p + '//').join(' or ')}` }))
+
+export const EnvSchema = Type.Object({
+  // core
+  PORT: int('Port to listen on', '8080', 0, 65535),
+  HOST: str('Address to listen on', '0.0.0.0'),
+  GATEWAY_CONFIG: str('Path to the routes/services file (YAML or JSON); unset = the bundled example and its example services'),
+  LOG_LEVEL: Type.Optional(Type.String({ description: 'pino log level', default: 'info', pattern: '^(fatal|error|warn|info|debug|trace|silent)$', kind: 'string', expected: 'one of fatal, error, warn, info, debug, trace, silent' })),
+  UPSTREAM_TIMEOUT: duration('Default upstream timeout (a service or route may override it)', '10s'),
+  BODY_LIMIT: size('Request bodies above this size get 413', '1mb'),
+  CORS_ORIGINS: str('Comma-separated allowed origins or `*`; unset = CORS off'),
+  TRUST_PROXY: str('Fastify trustProxy: true, false, a hop count, or a comma list of addresses/CIDRs', 'false'),
+  ADMIN_TOKEN: str('Bearer token for /admin/*; unset = admin API off (404)'),
+  SHUTDOWN_TIMEOUT: duration('How long SIGTERM waits for in-flight requests before closing anyway', '10s'),
+  // shared stores
+  REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
+  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway')
+}, { additionalProperties: true })
+
+export type EnvSchemaType = Static<typeof EnvSchema>
+export type EnvField = TSchema & { kind: 'string' | 'duration' | 'size' | 'boolean' | 'integer' | 'url', expected?: string, protocols?: string[] }

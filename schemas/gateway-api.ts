@@ -1,0 +1,33 @@
+import { Type } from '@sinclair/typebox'
+
+/** Schemas of the gateway's own endpoints and of the error body every route can send. */
+
+export const ErrorResponse = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+  requestId: Type.String()
+}, { description: 'Every error Portico sends has this shape' })
+
+export const RootResponse = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  links: Type.Object({ docs: Type.String(), health: Type.String(), metrics: Type.String() })
+})
+
+export const HealthResponse = Type.Object({
+  status: Type.Literal('healthy'),
+  service: Type.Literal('api-gateway'),
+  version: Type.String(),
+  uptimeSeconds: Type.Number(),
+  timestamp: Type.String({ format: 'date-time' })
+}, { additionalProperties: true })
+
+export const ReadyResponse = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
+  checks: Type.Record(Type.String(), Type.Object({
+    status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
+    error: Type.Optional(Type.String()),
+    durationMs: Type.Number()
+  }))
+})

@@ -1,0 +1,72 @@
+import { EnvSchema, type EnvField } from '../../schemas/env.ts'
+import { parseDuration, parseSize } from './units.ts'
+import { ConfigError } from './config-error.ts'
+
+/** The decoded environment: durations in ms, sizes in bytes, booleans and integers as such. */
+export interface GatewayEnv {
+  PORT: number
+  HOST: string
+  GATEWAY_CONFIG?: string
+  LOG_LEVEL: string
+  UPSTREAM_TIMEOUT: number
+  BODY_LIMIT: number
+  CORS_ORIGINS?: string
+  TRUST_PROXY: boolean | number | string
+  ADMIN_TOKEN?: string
+  SHUTDOWN_TIMEOUT: number
+  REDIS_URL?: string
+  REDIS_KEY_PREFIX: string
+}
+
+/** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */
+export function loadEnv (source: Record<string, string | undefined> = process.env): GatewayEnv {
+  const out: Record<string, unknown> = {}
+  const problems: string[] = []
+  for (const [name, field] of Object.entries(EnvSchema.properties) as unknown as [string, EnvField][]) {
+    const raw = source[name] === '' ? undefined : source[name]
+    const value = raw ?? field.default as string | undefined
+    if (value === undefined) continue
+    const decoded = decode(field, value.trim())
+    if (decoded === undefined) {
+      problems.push(`${name}: expected ${field.expected ?? 'a string'}, got ${JSON.stringify(raw)}`)
+    } else {
+      out[name] = decoded
+    }
+  }
+  if (problems.length > 0) throw new ConfigError('Invalid environment', problems)
+  out.TRUST_PROXY = decodeTrustProxy(out.TRUST_PROXY as string)
+  return out as unknown as GatewayEnv
+}
+
+function decode (field: EnvField, value: string): unknown {
+  if (field.pattern && !new RegExp(field.pattern, 'i').test(value)) return undefined
+  switch (field.kind) {
+    case 'duration': return nanToUndefined(parseDuration(value))
+    case 'size': return nanToUndefined(parseSize(value))
+    case 'boolean': return /^(true|1|yes)$/i.test(value)
+    case 'integer': {
+      const n = Number(value)
+      return n >= (field.minimum as number) && n <= (field.maximum as number) ? n : undefined
+    }
+    case 'url': {
+      try {
+        const parsed = new URL(value)
+        return field.protocols!.includes(parsed.protocol) ? value : undefined
+      } catch {
+        return undefined
+      }
+    }
+    default: return value
+  }
+}
+
+function nanToUndefined (n: number): number | undefined {
+  return Number.isNaN(n) ? undefined : n
+}
+
+// Fastify's trustProxy takes a boolean, a hop count, or addresses; the env gives a string.
+function decodeTrustProxy (value: string): boolean | number | string {
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true'
+  if (/^\d+$/.test(value)) return Number(value)
+  return value
+}

@@ -1,0 +1,184 @@
+import { readFileSync } from 'node:fs'
+import { extname } from 'node:path'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { Value } from '@sinclair/typebox/value'
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
+import type { TSchema } from '@sinclair/typebox'
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import { ConfigFileSchema, HTTP_METHODS, type ConfigFile, type RouteFile } from '../../schemas/config.ts'
+import { ConfigError } from './config-error.ts'
+import { parseDuration, parseSize } from './units.ts'
+
+export type HttpMethod = typeof HTTP_METHODS[number]
+
+export interface ServiceConfig {
+  name: string
+  url: string
+  timeout?: number
+  health?: { path: string }
+}
+
+export interface RouteConfig {
+  path: string
+  methods: HttpMethod[]
+  service: string
+  upstreamPath: string
+  timeout?: number
+  bodyLimit?: number
+  summary?: string
+  description?: string
+  tags: string[]
+  schema?: RouteFile['schema']
+}
+
+export interface GatewayConfig {
+  file: string
+  services: Record<string, ServiceConfig>
+  routes: RouteConfig[]
+}
+
+/** Reads, validates and normalises a config file; every user mistake becomes one ConfigError. */
+export function loadConfigFile (file: string): GatewayConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${file}`, [(err as Error).message])
+  }
+  return parseConfig(text, file)
+}
+
+export function parseConfig (text: string, file: string): GatewayConfig {
+  const raw = parseText(text, file)
+  const problems = schemaProblems(raw)
+  if (problems.length === 0) problems.push(...semanticProblems(raw as ConfigFile))
+  if (problems.length > 0) throw new ConfigError(`Invalid config file ${file}`, problems)
+  return normalise(raw as ConfigFile, file)
+}
+
+function parseText (text: string, file: string): unknown {
+  try {
+    return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text)
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : ''
+    throw new ConfigError(`Invalid config file ${file}`, [`not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}${where}: ${(err as Error).message.split('\n')[0]}`])
+  }
+}
+
+/** `/routes/3/cache/ttl` → `routes[3].cache.ttl` */
+export function formatPath (pointer: string): string {
+  let out = ''
+  for (const part of pointer.split('/').slice(1)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~')
+    out += /^\d+$/.test(key) ? `[${key}]` : (out === '' ? key : `.${key}`)
+  }
+  return out || '(top level)'
+}
+
+function schemaProblems (raw: unknown): string[] {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return ['(top level): expected an object with `services` and `routes`']
+  const seen = new Set<string>()
+  const problems: string[] = []
+  for (const error of Value.Errors(ConfigFileSchema, raw)) {
+    const message = describe(error)
+    // One message per place: a union that fails reports each of its branches too.
+    if (message === undefined || [...seen].some(p => error.path.startsWith(p + '/') || error.path === p)) continue
+    seen.add(error.path)
+    problems.push(`${formatPath(error.path)}: ${message}`)
+  }
+  return problems
+}
+
+function describe (error: ValueError): string | undefined {
+  const schema = error.schema as TSchema & { expected?: string }
+  const got = JSON.stringify(error.value)
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) return `unknown key; expected one of ${Object.keys(error.schema.properties ?? {}).join(', ')}`
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return 'is required'
+  if (schema.expected) return `expected ${schema.expected}, got ${got}`
+  if (error.type === ValueErrorType.Union) return `expected ${unionExpected(schema)}, got ${got}`
+  return `${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}, got ${got}`
+}
+
+function unionExpected (schema: TSchema): string {
+  const options = (schema.anyOf as TSchema[] | undefined) ?? []
+  return options.map(o => o.const !== undefined ? JSON.stringify(o.const) : (o.expected ?? o.type)).join(' or ')
+}
+
+function semanticProblems (config: ConfigFile): string[] {
+  const problems: string[] = []
+  const ajv = new Ajv({ strict: false })
+  addFormats.default(ajv)
+  const seenRoutes = new Map<string, number>()
+  config.routes.forEach((route, i) => {
+    const at = `routes[${i}]`
+    if (!Object.hasOwn(config.services, route.service)) {
+      const known = Object.keys(config.services)
+      problems.push(`${at}.service: unknown service ${JSON.stringify(route.service)}; expected one of ${known.length ? known.join(', ') : '(no services defined)'}`)
+    }
+    const wildcard = route.path.endsWith('*')
+    if (route.path.includes('*') && !wildcard) problems.push(`${at}.path: a wildcard is only allowed as the last character, got ${JSON.stringify(route.path)}`)
+    if (route.upstreamPath !== undefined) {
+      if (wildcard !== route.upstreamPath.endsWith('*')) {
+        problems.push(`${at}.upstreamPath: ${wildcard ? 'a wildcard route needs an upstreamPath ending in *' : 'only a wildcard route may end in *'}, got ${JSON.stringify(route.upstreamPath)}`)
+      }
+      const params = new Set(paramNames(route.path))
+      for (const name of paramNames(route.upstreamPath)) {
+        if (!params.has(name)) problems.push(`${at}.upstreamPath: parameter :${name} is not in the route path ${JSON.stringify(route.path)}`)
+      }
+    }
+    for (const method of route.methods ?? HTTP_METHODS) {
+      const key = `${method} ${route.path}`
+      const first = seenRoutes.get(key)
+      if (first !== undefined) problems.push(`${at}: ${key} is already declared by routes[${first}]`)
+      else seenRoutes.set(key, i)
+    }
+    for (const [part, schema] of Object.entries(route.schema ?? {})) {
+      const schemas = part === 'response' ? Object.entries(schema as Record<string, object>).map(([code, s]) => [`response.${code}`, s] as const) : [[part, schema] as const]
+      for (const [name, s] of schemas) {
+        try {
+          ajv.compile(s as object)
+        } catch (err) {
+          problems.push(`${at}.schema.${name}: invalid JSON Schema: ${(err as Error).message}`)
+        }
+      }
+    }
+  })
+  for (const [name, service] of Object.entries(config.services)) {
+    try {
+      // eslint-disable-next-line no-new
+      new URL(service.url)
+    } catch {
+      problems.push(`services.${name}.url: expected an http:// or https:// URL, got ${JSON.stringify(service.url)}`)
+    }
+  }
+  return problems
+}
+
+export function paramNames (path: string): string[] {
+  return [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map(m => m[1])
+}
+
+function normalise (config: ConfigFile, file: string): GatewayConfig {
+  const services: Record<string, ServiceConfig> = {}
+  for (const [name, s] of Object.entries(config.services)) {
+    services[name] = { name, url: s.url.replace(/\/+$/, ''), timeout: optional(s.timeout, parseDuration), health: s.health }
+  }
+  const routes = config.routes.map((r): RouteConfig => ({
+    path: r.path,
+    methods: [...(r.methods ?? HTTP_METHODS)],
+    service: r.service,
+    upstreamPath: r.upstreamPath ?? r.path,
+    timeout: optional(r.timeout, parseDuration),
+    bodyLimit: optional(r.bodyLimit, parseSize),
+    summary: r.summary,
+    description: r.description,
+    tags: r.tags ?? [r.service],
+    schema: r.schema
+  }))
+  return { file, services, routes }
+}
+
+function optional<T> (value: T | undefined, parse: (v: T) => number): number | undefined {
+  return value === undefined ? undefined : parse(value)
+}
