@@ -11,6 +11,14 @@ import proxy from './plugins/proxy/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
+import { noopMetrics, type GatewayMetrics } from './services/metrics/types.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Where concerns report events; a no-op until the metrics plugin replaces it. */
+    metrics: GatewayMetrics
+  }
+}
 
 export interface AppOptions {
   env: GatewayEnv
@@ -60,6 +68,14 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(docs)
 
   app.decorate('healthSummary', new Map<string, () => unknown>())
+  app.decorate('metrics', noopMetrics)
+
+  // Per-request concerns, in Kong's priority order: each must see the request before the next.
+  // metrics (issue 8)
+  // tracking (issue 6): records every outcome below it, so it comes first
+  // auth (issue 3): identity for everything after it
+  // rate limit (issue 4): keyed by identity
+  // cache (issue 5): keyed by identity, answers before the proxy
 
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)

@@ -9,7 +9,6 @@ import { parseConfig, type GatewayConfig } from '../services/config/load-config.
 /** The subset of tap's Test that helpers use, so helpers do not depend on tap's types. */
 export interface TestContext {
   teardown (fn: () => unknown): void
-  skip?: (message?: string) => void
 }
 
 /** Env as the gateway would read it: defaults, plus these strings. Memory stores unless REDIS_URL is given. */

@@ -3,6 +3,10 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified identity (null = anonymous); set by the auth plugin. */
+    identity: import('../../services/auth/identity.ts').Identity | null
+  }
   interface FastifyContextConfig {
     /** Set by the proxy on every proxied route: the config-file route it serves. */
     route?: import('../../services/config/load-config.ts').RouteConfig
@@ -24,6 +28,8 @@ export function genReqId (req: RawRequestDefaultExpression): string {
  * and one access log line per request, written when the response has gone.
  */
 async function requestContext (app: FastifyInstance): Promise<void> {
+  app.decorateRequest('identity', null)
+
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
     reply.header('x-response-time', reply.elapsedTime.toFixed(2))

@@ -1,0 +1,33 @@
+/**
+ * One thing `npm run bench` measures. The harness (bench/run.ts) starts a shared local upstream,
+ * runs each scenario's `setup` in a child process of its own (so the load generator never shares
+ * a core with the gateway it measures), drives it with autocannon in interleaved rounds, and
+ * prints req/s, p50, p99 and the ratio to `baseline`.
+ */
+export interface BenchTarget {
+  /** Base URL the load goes to, e.g. http://127.0.0.1:40123 */
+  url: string
+  /** Request to send; defaults GET /bench */
+  path?: string
+  method?: string
+  headers?: Record<string, string>
+  body?: string
+  close (): Promise<void>
+}
+
+export interface BenchContext {
+  /** The shared upstream (answers any path with a ~100 byte JSON body). */
+  upstreamUrl: string
+  redisUrl?: string
+  databaseUrl?: string
+}
+
+export interface BenchScenario {
+  name: string
+  description: string
+  /** Name of the scenario this one is divided by for its ratio (e.g. 'portico-plain'). */
+  baseline?: string
+  /** The ratio the issue asks for; printed beside the measured one. */
+  target?: number
+  setup (ctx: BenchContext): Promise<BenchTarget>
+}
