@@ -1,11 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { readdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { dirname, join, relative } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon, { type Result } from 'autocannon'
-import type { BenchContext, BenchScenario } from './scenario.ts'
+import type { BenchContext } from './scenario.ts'
+import { discover, type Discovered } from './discover.ts'
 import type { ChildMessage, ParentMessage } from './cpu-probe.ts'
 import { parseDuration } from '../services/config/units.ts'
 
@@ -18,8 +19,7 @@ import { parseDuration } from '../services/config/units.ts'
  * apart at most). Exits 1 if a scenario fails; a ratio below its target is reported, not fatal.
  */
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
-const SCENARIO_DIR = join(BENCH_DIR, 'scenarios')
-const RESULTS_FILE = join(BENCH_DIR, 'results.json')
+const RESULTS_FILE = process.env.BENCH_RESULTS || join(BENCH_DIR, 'results.json')
 const CHILD_EXEC_ARGV = ['--import', 'tsx']
 const START_TIMEOUT_MS = 60_000
 const PROBE_TIMEOUT_MS = 10_000
@@ -31,12 +31,11 @@ const USAGE = `Usage: npm run bench -- [options]
   --rounds 3         interleaved rounds, at least 1     (env BENCH_ROUNDS, default 3)
   --warmup 1s        unmeasured run per target first    (env BENCH_WARMUP, default 1s)
   --list             list the scenarios and exit
-Env REDIS_URL and DATABASE_URL are passed to the scenarios that use them.
+Env REDIS_URL and DATABASE_URL are passed to the scenarios that use them;
+BENCH_RESULTS names the results file (default bench/results.json).
 `
 
 interface Settings { duration: number, connections: number, rounds: number, warmup: number, only?: string[], list: boolean }
-
-interface Discovered extends BenchScenario { file: string }
 
 interface RunFigures {
   round: number
@@ -99,26 +98,6 @@ function integer (name: string, raw: string): number {
 function usage (message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}`)
   process.exit(2)
-}
-
-/** Every bench/scenarios/*.ts file's `scenarios`, names unique. */
-async function discover (): Promise<Discovered[]> {
-  const files = readdirSync(SCENARIO_DIR).filter(f => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()
-  const found: Discovered[] = []
-  for (const name of files) {
-    const file = join(SCENARIO_DIR, name)
-    const mod = await import(pathToFileURL(file).href) as { scenarios?: BenchScenario[] }
-    if (!Array.isArray(mod.scenarios)) throw new Error(`${relative(process.cwd(), file)} does not export \`scenarios: BenchScenario[]\``)
-    for (const s of mod.scenarios) {
-      const clash = found.find(f => f.name === s.name)
-      if (clash) throw new Error(`scenario ${s.name} is defined in both ${clash.file} and ${relative(process.cwd(), file)}`)
-      found.push({ ...s, file: relative(process.cwd(), file) })
-    }
-  }
-  for (const s of found) {
-    if (s.baseline && !found.some(f => f.name === s.baseline)) throw new Error(`scenario ${s.name}: baseline ${s.baseline} does not exist`)
-  }
-  return found
 }
 
 /** --only, plus the baselines the chosen scenarios are divided by, in discovery order. */
@@ -242,7 +221,8 @@ async function measure (state: ScenarioState, upstream: Probe, s: Settings, roun
     requests,
     non2xx: result.non2xx,
     errors,
-    targetCpuPerReq: targetCpu / requests,
+    // A scenario aimed straight at the upstream has no process in between to charge.
+    targetCpuPerReq: ready.url === upstream.ready!.url ? null : targetCpu / requests,
     upstreamCpuPerReq: upstreamCpu / requests
   }
 }
@@ -278,7 +258,7 @@ function summarise (states: ScenarioState[]): Summary[] {
   const byName = new Map(states.map(st => [st.scenario.name, st]))
   return states.map((st) => {
     const { scenario: sc, runs } = st
-    const out: Summary = { name: sc.name, description: sc.description, file: sc.file, baseline: sc.baseline, target: sc.target, failure: st.failure, rounds: runs, report: st.report }
+    const out: Summary = { name: sc.name, description: sc.description, file: relative(process.cwd(), sc.file), baseline: sc.baseline, target: sc.target, failure: st.failure, rounds: runs, report: st.report }
     if (runs.length === 0) return out
     const rps = runs.map(r => r.reqPerSec)
     out.reqPerSec = median(rps)
@@ -287,7 +267,7 @@ function summarise (states: ScenarioState[]): Summary[] {
     out.p99 = median(runs.map(r => r.p99))
     out.non2xx = runs.reduce((n, r) => n + r.non2xx, 0)
     out.errors = runs.reduce((n, r) => n + r.errors, 0)
-    out.targetCpuPerReq = median(runs.map(r => r.targetCpuPerReq ?? 0))
+    if (runs.every(r => r.targetCpuPerReq !== null)) out.targetCpuPerReq = median(runs.map(r => r.targetCpuPerReq!))
     out.upstreamCpuPerReq = median(runs.map(r => r.upstreamCpuPerReq ?? 0))
     const base = sc.baseline ? byName.get(sc.baseline) : undefined
     if (base && base.runs.length > 0) {
@@ -330,7 +310,7 @@ function print (summaries: Summary[], s: Settings, noteLoad: number[]): void {
     if (r.report) process.stdout.write(`report ${r.name}: ${Object.entries(r.report).map(([k, v]) => `${k}=${v}`).join(' ')}\n`)
   }
   for (const r of summaries) {
-    if (r.failure) process.stdout.write(`FAILED ${r.name} (${r.file}): ${r.failure}\n`)
+    if (r.failure) process.stdout.write(`FAILED ${r.name} (${relative(process.cwd(), r.file)}): ${r.failure}\n`)
   }
 }
 
@@ -339,7 +319,7 @@ async function main (): Promise<number> {
   const all = await discover()
   if (s.list) {
     process.stdout.write(table([['scenario', 'baseline', 'target', 'file', 'description'],
-      ...all.map(x => [x.name, x.baseline ?? '—', x.target?.toFixed(2) ?? '—', x.file, x.description])]) + '\n')
+      ...all.map(x => [x.name, x.baseline ?? '—', x.target?.toFixed(2) ?? '—', relative(process.cwd(), x.file), x.description])]) + '\n')
     return 0
   }
   const chosen = select(all, s.only)
