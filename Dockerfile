@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Portico API gateway. Build: docker build -t portico .   Run: docker run -p 8080:8080 portico
 # Without GATEWAY_CONFIG the image serves the bundled example config (and starts the example
 # services beside the gateway, as `npm start` does); mount your own file and set GATEWAY_CONFIG.

@@ -4,18 +4,30 @@ import pino from 'pino'
 import { buildApp, REDACTED_LOG_PATHS } from '../../app.ts'
 import { loadEnv } from '../../services/config/env.ts'
 import { parseConfig } from '../../services/config/load-config.ts'
+import { RouteSchema } from '../../schemas/config.ts'
 import type { BenchContext, BenchScenario, BenchTarget } from '../scenario.ts'
 
-/** One plain route to the shared upstream: no schema, no auth, no limits, no cache. */
+// Per-route concerns that are on by default once merged (contract §2/§3: a route is rate limited
+// by the tier limits and tracked unless it says otherwise). A plain route turns them off, with
+// the keys the config schema knows: before those concerns exist the keys would be rejected.
+const ROUTE_KEYS = RouteSchema.properties as Record<string, unknown>
+const PLAIN_ROUTE_OFF = {
+  ...('rateLimit' in ROUTE_KEYS ? { rateLimit: false } : {}),
+  ...('track' in ROUTE_KEYS ? { track: false } : {})
+}
+
+/** One plain route to the shared upstream: no schema, no auth, no rate limit, no cache, no tracking. */
 function plainConfig (upstreamUrl: string) {
   return parseConfig(JSON.stringify({
     services: { bench: { url: upstreamUrl } },
-    routes: [{ path: '/bench', methods: ['GET'], service: 'bench' }]
+    routes: [{ path: '/bench', methods: ['GET'], service: 'bench', ...PLAIN_ROUTE_OFF }]
   }), 'bench-core.json')
 }
 
 async function portico (ctx: BenchContext, logLevel: 'warn' | 'info'): Promise<BenchTarget> {
-  const env = loadEnv({ LOG_LEVEL: logLevel })
+  // Nothing shared: memory stores (no REDIS_URL), and no tracking database (TRACKING_ENABLED is
+  // ignored until the tracking concern reads it).
+  const env = loadEnv({ LOG_LEVEL: logLevel, TRACKING_ENABLED: 'false' })
   const app = await buildApp({
     env,
     config: plainConfig(ctx.upstreamUrl),

@@ -16,7 +16,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--disable-dev-shm-usage'
 ]
-const UI_TIMEOUT_MS = 15_000
+const UI_TIMEOUT_MS = 30_000
 
 t.test('/docs in a real browser: example routes listed, "Try it out" reaches the upstream', {
   skip: existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does)`
