@@ -25,14 +25,19 @@ return 1
 `
 
 // Deletes every entry of each index, the index itself, and leaves a purge marker for fills in flight.
-// KEYS: n indexes, n markers. ARGV: now ms, marker ttl ms, n. Returns how many entries existed.
+// KEYS: n indexes, n markers, the root index. ARGV: now ms, marker ttl ms, n. Returns how many
+// entries existed. Purged entries leave the root index too, so its ZCOUNT stays the live count;
+// in other indexes they linger, harmlessly, until pruned by expiry or purged again.
 const PURGE_SCRIPT = `
 local n = tonumber(ARGV[3])
+local root = KEYS[2 * n + 1]
 local purged = 0
 for i = 1, n do
   local members = redis.call('ZRANGEBYSCORE', KEYS[i], ARGV[1], '+inf')
   for j = 1, #members, 500 do
-    purged = purged + redis.call('UNLINK', unpack(members, j, math.min(j + 499, #members)))
+    local batch = { unpack(members, j, math.min(j + 499, #members)) }
+    purged = purged + redis.call('UNLINK', unpack(batch))
+    redis.call('ZREM', root, unpack(batch))
   end
   redis.call('UNLINK', KEYS[i])
   redis.call('SET', KEYS[n + i], ARGV[1], 'PX', ARGV[2])
@@ -90,6 +95,7 @@ export class RedisCacheStore implements CacheStore {
     const keys: string[] = []
     for (const index of indexes) keys.push(`${this.prefix}idx:${index}`)
     for (const index of indexes) keys.push(`${this.prefix}purged:${index}`)
+    keys.push(this.root)
     return await this.redis.porticoCachePurge(keys.length, ...keys, Date.now(), PURGE_MARKER_TTL_MS, indexes.length)
   }
 
