@@ -359,9 +359,9 @@ function storable (request: FastifyRequest, reply: FastifyReply, state: Leader):
     if (RESPONSE_NOT_STORED.test(cc)) return null
     if (!settings.perUser && RESPONSE_PRIVATE.test(cc)) return null
   }
-  // RFC 9111 §3.5: on a public route, a response to a request with credentials is stored only
-  // when the upstream says it may be shared.
-  if (!settings.perUser && request.headers.authorization !== undefined && !RESPONSE_SHARED.test(cc)) return null
+  // RFC 9111 §3.5: on a public route, a response to a request with credentials (a token, or an
+  // identity from a session) is stored only when the upstream says it may be shared.
+  if (!settings.perUser && (request.headers.authorization !== undefined || request.identity !== null) && !RESPONSE_SHARED.test(cc)) return null
   const headers: Record<string, string | string[]> = {}
   const before = state.before
   for (const name in all) {
