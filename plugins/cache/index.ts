@@ -5,7 +5,7 @@ import type {
   FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onRequestAbortHookHandler,
   onSendHookHandler, preHandlerAsyncHookHandler
 } from 'fastify'
-import { ResponseCache, type Fill } from '../../services/cache/response-cache.ts'
+import { ResponseCache, REFETCH, type Fill } from '../../services/cache/response-cache.ts'
 import { MemoryCacheStore } from '../../services/cache/memory-cache-store.ts'
 import { RedisCacheStore } from '../../services/cache/redis-cache-store.ts'
 import { computeEtag, etagMatches, type CacheEntry } from '../../services/cache/entry.ts'
@@ -48,6 +48,8 @@ export interface GatewayCache {
 const MAX_STALE_MS = 60_000
 // One refresher per key across instances holds this lock at most this long.
 const REFRESH_LOCK_MS = 10_000
+// A waiter whose fetcher went away waits for (or becomes) the next one, this many times at most.
+const MAX_REFETCH_WAITS = 3
 
 // Never stored: hop-by-hop, and what the gateway sets per request (the snapshot catches the rest).
 const NOT_STORED = new Set([
@@ -190,11 +192,11 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
     }
 
     if (lockToken === null) {
-      const pending = cache.pendingFill(key)
-      if (pending !== undefined) {
-        // Another request is fetching this key: wait for its response instead of sending our own.
+      // Another request is fetching this key: wait for its response instead of sending our own.
+      for (let pending = cache.pendingFill(key), waits = 0; pending !== undefined; pending = cache.pendingFill(key)) {
         const filled = await pending.promise
-        if (filled !== null && varyMatches(filled, headers)) return serveHit(app, request, reply, filled, Date.now())
+        if (filled === REFETCH && ++waits < MAX_REFETCH_WAITS) continue
+        if (filled !== null && filled !== REFETCH && varyMatches(filled, headers)) return serveHit(app, request, reply, filled, Date.now())
         return decide(app, request, MISS)
       }
     }
@@ -238,8 +240,8 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
       }
       const capture = new CaptureStream(maxEntrySize,
         (body) => store(cache, state, status, stored, body),
-        () => cache.abandonFill(state.fill))
-      pipeline(payload as NodeJS.ReadableStream, capture, (err) => { if (err) cache.abandonFill(state.fill) })
+        (tooLarge) => cache.abandonFill(state.fill, !tooLarge))
+      pipeline(payload as NodeJS.ReadableStream, capture, (err) => { if (err) cache.abandonFill(state.fill, true) })
       return done(null, capture)
     }
     const body = payload === null || payload === undefined ? EMPTY : Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload))
@@ -250,7 +252,7 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
 
   const onRequestAbort: onRequestAbortHookHandler = async function cacheAbort (request) {
     const state = request.cacheState
-    if (state instanceof Leader) cache.abandonFill(state.fill)
+    if (state instanceof Leader) cache.abandonFill(state.fill, true)
   }
 
   routeOptions.preHandler = append(routeOptions.preHandler, preHandler)
@@ -402,7 +404,7 @@ class CaptureStream extends Transform {
   private chunks: Buffer[] | null = []
   private size = 0
 
-  constructor (private readonly limit: number, private readonly onBody: (body: Buffer) => void, private readonly onAbandon: () => void) {
+  constructor (private readonly limit: number, private readonly onBody: (body: Buffer) => void, private readonly onAbandon: (tooLarge: boolean) => void) {
     super()
   }
 
@@ -411,7 +413,7 @@ class CaptureStream extends Transform {
       this.size += chunk.length
       if (this.size > this.limit) {
         this.chunks = null
-        this.onAbandon()
+        this.onAbandon(true)
       } else {
         this.chunks.push(chunk)
       }
@@ -429,7 +431,7 @@ class CaptureStream extends Transform {
   _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     if (this.chunks !== null) {
       this.chunks = null
-      this.onAbandon()
+      this.onAbandon(false)
     }
     callback(err)
   }

@@ -11,21 +11,29 @@ export interface ResponseCacheEvents {
   storeRecovered (): void
 }
 
-/** One upstream request in flight for a key; concurrent misses of that key wait on `promise`. */
+/** What a fill's waiters get when its request went away before an answer: one of them fetches again. */
+export const REFETCH = Symbol('refetch')
+export type FillResult = CacheEntry | null | typeof REFETCH
+
+/**
+ * One upstream request in flight for a key; concurrent misses of that key wait on `promise`: the
+ * entry, null when the response cannot be shared (each waiter goes upstream itself), or REFETCH
+ * when the fetching request was aborted (one waiter becomes the next fetcher).
+ */
 export class Fill {
-  readonly promise: Promise<CacheEntry | null>
+  readonly promise: Promise<FillResult>
   /** When the upstream request began (ms): purges at or after it keep the response out of the store. */
   readonly since = Date.now()
   settled = false
-  private resolvePromise!: (entry: CacheEntry | null) => void
+  private resolvePromise!: (result: FillResult) => void
 
   constructor (readonly key: string, readonly lockToken: string | null) {
     this.promise = new Promise(resolve => { this.resolvePromise = resolve })
   }
 
-  resolve (entry: CacheEntry | null): void {
+  resolve (result: FillResult): void {
     this.settled = true
-    this.resolvePromise(entry)
+    this.resolvePromise(result)
   }
 }
 
@@ -93,10 +101,13 @@ export class ResponseCache {
       (err: unknown) => { this.failed(err); this.endFill(fill) })
   }
 
-  /** Nothing to store (not cacheable, too large, aborted): the waiting misses go upstream themselves. */
-  abandonFill (fill: Fill): void {
+  /**
+   * Nothing to store. Not shareable (status, Set-Cookie, too large): the waiting misses go upstream
+   * themselves. `refetch` (the request or the upstream went away): one of them fetches again.
+   */
+  abandonFill (fill: Fill, refetch = false): void {
     if (fill.settled) return
-    fill.resolve(null)
+    fill.resolve(refetch ? REFETCH : null)
     this.endFill(fill)
   }
 

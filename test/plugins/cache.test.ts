@@ -412,6 +412,22 @@ t.test(`${name} store`, { skip: name === 'redis' && !REDIS_URL ? 'needs REDIS_UR
     t.equal(results.filter(r => r === 'miss').length, 1)
   })
 
+  t.test('when the fetching request is aborted, one waiter fetches again for the others', async (t) => {
+    const { app, upstream } = await setup(t, { routes: [cached()], handler: (_q, res) => { setTimeout(() => res.end('answer'), 60) } })
+    const url = await app.listen({ host: '127.0.0.1', port: 0 })
+    const controller = new AbortController()
+    const leader = fetch(`${url}/api/items`, { signal: controller.signal }).catch(() => 'aborted')
+    while (upstream.requests.length === 0) await sleep(5)
+    const waiters = Array.from({ length: 5 }, () => app.inject('/api/items'))
+    await sleep(10)
+    controller.abort()
+    t.equal(await leader, 'aborted')
+    const all = await Promise.all(waiters)
+    t.ok(all.every(r => r.statusCode === 200 && r.body === 'answer'))
+    t.equal(upstream.requests.length, 2, 'one new upstream request, not one per waiter')
+    t.equal(all.filter(r => r.headers['x-cache'] === 'MISS').length, 1)
+  })
+
   t.test('concurrent misses of a response that cannot be stored each go upstream', async (t) => {
     const { app, upstream } = await setup(t, { routes: [cached()], handler: (_q, res) => { setTimeout(() => { res.setHeader('set-cookie', 'a=b'); res.end('mine') }, 20) } })
     const all = await Promise.all(Array.from({ length: 5 }, () => app.inject('/api/items')))
