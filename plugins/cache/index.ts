@@ -13,6 +13,10 @@ import { cacheKey, pathOf } from '../../services/cache/key.ts'
 import { compilePattern, indexesOf, indexOfPattern, type CompiledPattern } from '../../services/cache/patterns.ts'
 import { describeCache } from '../../services/cache/route-config.ts'
 import type { RouteConfig } from '../../services/config/load-config.ts'
+import { Value } from '@sinclair/typebox/value'
+import { CachePluginOptionsSchema, type CachePluginOptions } from '../../schemas/cache.ts'
+
+export type { CachePluginOptions }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,17 +27,6 @@ declare module 'fastify' {
     /** What the cache decided for this request; null = it was not consulted. */
     cacheState: CacheState | null
   }
-}
-
-export interface CachePluginOptions {
-  /** TTL of `cache: true` routes, ms (CACHE_TTL). */
-  ttl: number
-  /** Largest body stored, bytes (CACHE_MAX_ENTRY). */
-  maxEntrySize: number
-  /** Bound of the in-process store, bytes (CACHE_MAX_MEMORY); unused with Redis. */
-  maxMemory: number
-  /** REDIS_KEY_PREFIX: entries live under `<prefix>:cache:`. */
-  keyPrefix: string
 }
 
 export interface GatewayCache {
@@ -107,7 +100,10 @@ interface RouteSettings {
  * after a 2xx, before the response goes. Every other route carries no hook of this plugin.
  * Store: Redis when REDIS_URL is set (shared by every instance), else an in-process LRU by bytes.
  */
-async function cachePlugin (app: FastifyInstance, opts: CachePluginOptions): Promise<void> {
+async function cachePlugin (app: FastifyInstance, options: CachePluginOptions): Promise<void> {
+  const problem = Value.Errors(CachePluginOptionsSchema, options).First()
+  if (problem !== undefined) throw new Error(`portico-cache options: ${problem.path || '(top level)'} ${problem.message}`)
+  const opts = Object.freeze({ ...options })
   const store = app.storeIsShared
     ? new RedisCacheStore(app.redis, `${opts.keyPrefix}:cache:`)
     : new MemoryCacheStore({ maxBytes: opts.maxMemory })
@@ -139,6 +135,8 @@ async function cachePlugin (app: FastifyInstance, opts: CachePluginOptions): Pro
 function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions: RouteOptions, route: RouteConfig, opts: CachePluginOptions): void {
   const config = route.cache!
   const ttl = config.ttl ?? opts.ttl
+  // CACHE_TTL=0 switches off the routes that take their TTL from it.
+  if (ttl <= 0) return
   // The auth helper adds `auth` to routes; until then (or with `none`) a route is public.
   const auth = (route as { auth?: string }).auth
   const settings: RouteSettings = {

@@ -11,6 +11,7 @@ import cache from '../../plugins/cache/index.ts'
 import proxy from '../../plugins/proxy/index.ts'
 import adminRoutes from '../../routes/admin.ts'
 import adminCacheRoutes from '../../routes/admin-cache.ts'
+import { buildApp } from '../../app.ts'
 import { noopMetrics, type CacheResult, type GatewayMetrics } from '../../services/metrics/types.ts'
 import type { Identity } from '../../services/auth/identity.ts'
 import { Redis } from 'ioredis'
@@ -490,3 +491,31 @@ t.test(`${name} store`, { skip: name === 'redis' && !REDIS_URL ? 'needs REDIS_UR
   })
 })
 }
+
+t.test('CACHE_TTL=0 switches off routes that take their TTL from it', async (t) => {
+  const upstream = await startUpstream(t, counting())
+  const app = await buildApp({
+    env: testEnv({ CACHE_TTL: '0' }),
+    config: testConfig({ services: { up: { url: upstream.url } }, routes: [cached(), cached({ path: '/api/own', cache: { ttl: '1m' } })] }),
+    logger: false
+  })
+  t.teardown(() => app.close())
+  await app.inject('/api/items')
+  const second = await app.inject('/api/items')
+  t.equal(second.headers['x-cache'], undefined)
+  t.equal(second.json().n, 2)
+  await app.inject('/api/own')
+  t.equal((await app.inject('/api/own')).headers['x-cache'], 'HIT', 'a route with its own ttl still caches')
+})
+
+t.test('bad plugin options fail at registration with a clear message', async (t) => {
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  await app.register(readiness)
+  await app.register(requestContext)
+  await app.register(redis, { keyPrefix: 'x' })
+  app.decorate('healthSummary', new Map<string, () => unknown>())
+  app.decorate('metrics', noopMetrics)
+  app.register(cache, { ttl: -1, maxEntrySize: 1, maxMemory: 1, keyPrefix: 'x' })
+  await t.rejects(async () => { await app.ready() }, /portico-cache options: \/ttl/)
+})
