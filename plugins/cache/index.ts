@@ -52,7 +52,9 @@ const NOT_STORED = new Set([
 // Sent with a 304 (RFC 9110 §15.4.5), besides ETag.
 const NOT_MODIFIED_HEADERS = ['cache-control', 'content-location', 'date', 'expires', 'vary', 'last-modified', 'x-service']
 const REQUEST_NO_STORE = /(?:^|[\s,])no-store\b/i
-const REQUEST_NO_CACHE = /(?:^|[\s,])(?:no-cache\b|max-age\s*=\s*0\b)/i
+// Only an explicit no-cache revalidates: browsers send `max-age=0` on every plain reload, and
+// honouring it would let ordinary reloads bypass the cache.
+const REQUEST_NO_CACHE = /(?:^|[\s,])no-cache\b/i
 const RESPONSE_NOT_STORED = /(?:^|[\s,])(?:no-store|no-cache)\b/i
 const RESPONSE_PRIVATE = /(?:^|[\s,])private\b/i
 const RESPONSE_SHARED = /(?:^|[\s,])(?:public|s-maxage)\b/i

@@ -277,6 +277,7 @@ t.test(`${name} store`, { skip: name === 'redis' && !REDIS_URL ? 'needs REDIS_UR
     t.equal(hit.headers['x-cache'], 'HIT')
     t.equal(hit.json().n, 2, 'the refreshed response replaced the entry')
     t.equal((await app.inject({ url: '/api/items', headers: { pragma: 'no-cache' } })).json().n, 3, 'Pragma: no-cache too')
+    t.equal((await app.inject({ url: '/api/items', headers: { 'cache-control': 'max-age=0' } })).headers['x-cache'], 'HIT', 'a browser reload (max-age=0) is served from the cache')
     const noStore = await app.inject({ url: '/api/items', headers: { 'cache-control': 'no-store' } })
     t.equal(noStore.headers['x-cache'], 'BYPASS')
     t.equal(noStore.json().n, 4)
