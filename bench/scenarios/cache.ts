@@ -30,7 +30,12 @@ async function cachedGateway (ctx: BenchContext, redisUrl: string | undefined): 
     url,
     path: '/bench',
     async close () {
-      await app.cache.purgePatterns(['/*']).catch(() => {})
+      if (redisUrl !== undefined) {
+        // Bench keys only: their own prefix, scanned once at the end of the run.
+        const keys: string[] = []
+        for await (const batch of app.redis.scanStream({ match: `${prefix}:*`, count: 1000 })) keys.push(...(batch as string[]))
+        if (keys.length > 0) await app.redis.del(...keys)
+      }
       await app.close()
     }
   }
