@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { Value } from '@sinclair/typebox/value'
 import { Transform, pipeline, type TransformCallback } from 'node:stream'
 import type { IncomingHttpHeaders } from 'node:http'
 import type {
@@ -13,7 +14,6 @@ import { cacheKey, pathOf } from '../../services/cache/key.ts'
 import { compilePattern, indexesOf, indexOfPattern, type CompiledPattern } from '../../services/cache/patterns.ts'
 import { describeCache } from '../../services/cache/route-config.ts'
 import type { RouteConfig } from '../../services/config/load-config.ts'
-import { Value } from '@sinclair/typebox/value'
 import { CachePluginOptionsSchema, type CachePluginOptions } from '../../schemas/cache.ts'
 
 export type { CachePluginOptions }
