@@ -15,6 +15,8 @@ import { buildApp } from '../../app.ts'
 import { noopMetrics, type CacheResult, type GatewayMetrics } from '../../services/metrics/types.ts'
 import type { Identity } from '../../services/auth/identity.ts'
 import { Redis } from 'ioredis'
+import { once } from 'node:events'
+import { startTcpProxy } from '../tcp-proxy.ts'
 import { REDIS_URL, startUpstream, testConfig, testEnv, uniquePrefix, type TestContext, type Upstream, type UpstreamHandler } from '../helper.ts'
 
 // Every test runs against the in-process store, and against Redis when REDIS_URL is set.
@@ -35,6 +37,7 @@ interface Built {
   app: FastifyInstance
   upstream: Upstream
   results: CacheResult[]
+  storeErrors: string[]
 }
 
 /**
@@ -48,7 +51,8 @@ async function setup (t: TestContext, opts: { routes: unknown[], handler?: Upstr
   const config = testConfig({ services: { up: { url: upstream.url } }, routes: opts.routes })
   for (const i of opts.authRoutes ?? []) (config.routes[i] as { auth?: string }).auth = 'required'
   const results: CacheResult[] = []
-  const metrics: GatewayMetrics = { ...noopMetrics, cacheResult: (r) => { results.push(r) } }
+  const storeErrors: string[] = []
+  const metrics: GatewayMetrics = { ...noopMetrics, cacheResult: (r) => { results.push(r) }, storeError: (s) => { storeErrors.push(s) } }
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
   await app.register(readiness)
@@ -68,7 +72,7 @@ async function setup (t: TestContext, opts: { routes: unknown[], handler?: Upstr
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes] })
   await app.ready()
-  return { app, upstream, results }
+  return { app, upstream, results, storeErrors }
 }
 
 /** Answers with a counter so every upstream response differs. */
@@ -375,6 +379,27 @@ t.test(`${name} store`, { skip: name === 'redis' && !REDIS_URL ? 'needs REDIS_UR
     t.same(await states(), ['HIT', 'HIT', 'HIT', 'HIT', 'HIT'], 'a 409 purges nothing')
   })
 
+  t.test('a response fetched before an invalidation is not stored after it', async (t) => {
+    let release: (() => void) | undefined
+    const { app, upstream } = await setup(t, {
+      routes: [{ path: '/api/items', methods: ['GET', 'POST'], service: 'up', upstreamPath: '/items', cache: true, invalidates: ['/api/items'] }],
+      handler: (req, res) => {
+        if (req.method === 'GET' && release === undefined) { release = () => res.end('before the write'); return }
+        res.end(`${req.method} #${upstream.requests.length}`)
+      }
+    })
+    const slow = app.inject('/api/items')
+    while (release === undefined) await sleep(2)
+    await sleep(2)
+    t.equal((await app.inject({ method: 'POST', url: '/api/items', payload: {} })).statusCode, 200)
+    release()
+    t.equal((await slow).body, 'before the write')
+    await sleep(2)
+    const after = await app.inject('/api/items')
+    t.equal(after.headers['x-cache'], 'MISS', 'the pre-write response was not stored')
+    t.equal(after.body, 'GET #3')
+  })
+
   t.test('admin purge: bearer token, patterns, counts', async (t) => {
     const { app } = await setup(t, {
       routes: [{ path: '/api/users/*', methods: ['GET'], service: 'up', upstreamPath: '/users/*', cache: true }, { path: '/api/users', methods: ['GET'], service: 'up', upstreamPath: '/users', cache: true }],
@@ -455,6 +480,30 @@ t.test(`${name} store`, { skip: name === 'redis' && !REDIS_URL ? 'needs REDIS_UR
     t.equal(second.headers['x-cache'], 'MISS')
     t.equal(second.body, 'complete')
     t.equal(upstream.requests.length, 2)
+  })
+
+  t.test('store unreachable: BYPASS from the upstream, counted, and back by itself', { skip: name === 'redis' ? false : 'needs Redis behind a TCP proxy' }, async (t) => {
+    const target = new URL(REDIS_URL!)
+    const link = await startTcpProxy(t, target.hostname, Number(target.port || 6379), 'redis:')
+    const { app, results, storeErrors } = await setup(t, { routes: [cached()], handler: counting(), env: { REDIS_URL: link.url } })
+    await app.inject('/api/items')
+    t.equal((await app.inject('/api/items')).headers['x-cache'], 'HIT')
+    link.cut()
+    const down = await app.inject('/api/items')
+    t.equal(down.statusCode, 200)
+    t.equal(down.headers['x-cache'], 'BYPASS')
+    t.equal(down.json().n, 2)
+    t.ok(storeErrors.length >= 1 && storeErrors.every(s => s === 'cache'), 'storeError(cache) reported')
+    t.equal(results.at(-1), 'bypass')
+    link.heal()
+    if (app.redis.status !== 'ready') await once(app.redis, 'ready')
+    let res = await app.inject('/api/items')
+    for (let i = 0; i < 30 && res.headers['x-cache'] === 'BYPASS'; i++) {
+      await sleep(100)
+      res = await app.inject('/api/items')
+    }
+    t.equal(res.headers['x-cache'], 'HIT')
+    t.equal(res.json().n, 1)
   })
 
   t.test('X-Cache on cached routes only; other methods and routes pay nothing', async (t) => {
