@@ -8,6 +8,8 @@ import readiness from './plugins/readiness/index.ts'
 import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
+import cache from './plugins/cache/index.ts'
+import adminCacheRoutes from './routes/admin-cache.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
@@ -76,10 +78,11 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // auth (issue 3): identity for everything after it
   // rate limit (issue 4): keyed by identity
   // cache (issue 5): keyed by identity, answers before the proxy
+  await app.register(cache, { ttl: env.CACHE_TTL, maxEntrySize: env.CACHE_MAX_ENTRY, maxMemory: env.CACHE_MAX_MEMORY, keyPrefix: env.REDIS_KEY_PREFIX })
 
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)
   await app.register(healthRoutes)
-  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [] })
+  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes] })
   return app
 }

@@ -33,7 +33,11 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT: duration('How long SIGTERM waits for in-flight requests before closing anyway', '10s'),
   // shared stores
   REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
-  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway')
+  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
+  // cache (issue 5)
+  CACHE_TTL: duration('TTL of a route with `cache: true` (a route may set its own `cache.ttl`)', '5m'),
+  CACHE_MAX_ENTRY: size('Responses with a larger body are not cached (streamed as usual)', '1mb'),
+  CACHE_MAX_MEMORY: size('Bound of the in-process cache (LRU by bytes) used when REDIS_URL is unset', '64mb')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>

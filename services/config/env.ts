@@ -16,6 +16,9 @@ export interface GatewayEnv {
   SHUTDOWN_TIMEOUT: number
   REDIS_URL?: string
   REDIS_KEY_PREFIX: string
+  CACHE_TTL: number
+  CACHE_MAX_ENTRY: number
+  CACHE_MAX_MEMORY: number
 }
 
 /** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */
