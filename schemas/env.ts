@@ -33,7 +33,10 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT: duration('How long SIGTERM waits for in-flight requests before closing anyway', '10s'),
   // shared stores
   REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
-  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway')
+  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
+  // observability (read by the OpenTelemetry SDK in tracing.ts from process.env; validated here)
+  OTEL_EXPORTER_OTLP_ENDPOINT: url('OTLP collector base URL (e.g. http://jaeger:4318); unset = tracing off', ['http:', 'https:']),
+  OTEL_SERVICE_NAME: str('Service name on every span', 'portico')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>

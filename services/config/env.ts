@@ -16,6 +16,9 @@ export interface GatewayEnv {
   SHUTDOWN_TIMEOUT: number
   REDIS_URL?: string
   REDIS_KEY_PREFIX: string
+  /** Tracing is on when set; the SDK (tracing.ts) reads it and the other OTEL_* from process.env. */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string
+  OTEL_SERVICE_NAME: string
 }
 
 /** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */
