@@ -240,3 +240,30 @@ t.test('two apps in one process keep separate series; app.close() finishes', asy
   await Promise.all([a.close(), b.close()])
   t.pass('both closed')
 })
+
+t.test('the Grafana dashboard only queries metrics the gateway exports', async (t) => {
+  const { readFileSync } = await import('node:fs')
+  const dashboard = JSON.parse(readFileSync(new URL('../../dashboards/portico.json', import.meta.url), 'utf8'))
+  const exprs: string[] = []
+  const walk = (panels: Array<{ targets?: Array<{ expr: string }>, panels?: unknown[] }>) => {
+    for (const p of panels) {
+      for (const target of p.targets ?? []) exprs.push(target.expr)
+      walk((p.panels ?? []) as typeof panels)
+    }
+  }
+  walk(dashboard.panels)
+  t.ok(exprs.length > 15, `${exprs.length} queries`)
+  const upstream = await startUpstream(t)
+  const app = await build(t, { config: config(upstream.url) })
+  // Give every lazily created series a sample, as a busy gateway would have.
+  app.metrics.rateLimited('/api/orders')
+  app.metrics.upstreamRequest('users', 'a', 0.1)
+  app.metrics.upstreamError('users', 'timeout')
+  app.metrics.storeError('redis')
+  app.metrics.observeCircuits(() => [{ service: 'users', target: 'a', state: 'closed' }])
+  await app.inject({ url: '/api/orders' })
+  const text = await scrape(app)
+  const exported = new Set(text.split('\n').filter(l => l && !l.startsWith('#')).map(l => l.split(/[{ ]/)[0]))
+  const names = new Set(exprs.flatMap(e => e.match(/\b(?:portico|process|nodejs)_[a-z0-9_]+/g) ?? []))
+  for (const name of names) t.ok(exported.has(name), `${name} is exported`)
+})
