@@ -47,7 +47,7 @@ t.test('spans reach an OTLP receiver with parent/child links; upstreams get the 
 
   t.equal(await gateway.stop(), 0, 'SIGTERM exits 0')
   const spans = receiver.spans
-  t.ok(spans.length >= 6, `spans flushed at shutdown (${spans.length})`)
+  t.ok(spans.length > 0, `spans flushed at shutdown (${spans.length})`)
 
   // The upstream saw exactly one traceparent: the gateway's client span, in the client's trace.
   const first = upstream.requests.find(r => r.url === '/things/42')!
@@ -65,12 +65,10 @@ t.test('spans reach an OTLP receiver with parent/child links; upstreams get the 
     t.equal(clientSpan.traceId, traceId)
     t.equal(clientSpan.scope, '@opentelemetry/instrumentation-undici')
     t.match(String(clientSpan.attributes['url.full']), /\/things\//)
-    const request = byId.get(clientSpan.parentSpanId!) as ReceivedSpan
-    t.ok(request, 'the upstream call\'s parent was exported')
-    t.equal(request.scope, '@fastify/otel')
-    t.equal(request.attributes['http.route'], route)
-    const server = byId.get(request.parentSpanId!) as ReceivedSpan
-    t.ok(server, 'Fastify\'s span hangs under the HTTP server span')
+    const server = byId.get(clientSpan.parentSpanId!) as ReceivedSpan
+    t.ok(server, 'the upstream call\'s parent, the server span, was exported')
+    t.equal(server.scope, '@fastify/otel')
+    t.equal(server.attributes['http.route'], route)
     t.equal(server.kind, SPAN_KIND.SERVER)
     t.equal(server.name, `GET ${route}`, 'server span named by route')
     t.equal(server.traceId, traceId)
@@ -85,7 +83,8 @@ t.test('spans reach an OTLP receiver with parent/child links; upstreams get the 
   t.not(m2[1], CLIENT_TRACE, 'an untraced request starts a trace of its own')
   checkChain(m2[1], m2[2], '/api/things/:id', undefined)
 
-  t.notOk(spans.some(s => /\/(health|metrics)/.test(String(s.attributes['url.path'] ?? s.attributes['http.target'] ?? ''))), 'no span for /health or /metrics')
+  t.notOk(spans.some(s => /\/(health|metrics)/.test(String(s.attributes['url.path'] ?? s.attributes['http.route'] ?? ''))), 'no span for /health or /metrics')
+  t.equal(spans.length, 4, 'two spans per proxied request: server and upstream call')
   t.ok(spans.every(s => s.traceId === CLIENT_TRACE || s.traceId === m2[1]), 'no stray traces (exporter calls are not traced)')
 
   // Each access line carries its trace id, and nothing secret.
