@@ -109,7 +109,7 @@ export const scenarios: BenchScenario[] = [
   },
   {
     name: 'tracing-on',
-    description: 'plain route with every request traced (server, Fastify and upstream spans) and exported over OTLP/HTTP to a local receiver',
+    description: 'plain route with every request traced (server and upstream spans) and exported over OTLP/HTTP to a local receiver',
     baseline: 'portico-plain',
     target: 0.85,
     setup: (ctx) => spawnGateway(ctx, true)
