@@ -114,6 +114,8 @@ export class PrometheusMetrics implements GatewayMetrics {
 
   constructor (opts: PrometheusMetricsOptions = {}) {
     this.onCollectError = opts.onCollectError ?? (() => {})
+    // Started now, so event-loop lag and GC are measured from start-up, not from the first scrape.
+    processDefaults()
     for (const metric of [this.httpRequests, this.httpDuration, this.upstreamDuration, this.upstreamErrors, this.cacheRequests, this.rateLimitedRequests, this.trackingRowsTotal, this.storeErrors]) {
       this.registry.registerMetric(metric as unknown as Metric)
     }
