@@ -13,6 +13,8 @@ import adminCacheRoutes from './routes/admin-cache.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
+import metrics from './plugins/metrics/index.ts'
+import metricsRoute from './routes/metrics.ts'
 import { noopMetrics, type GatewayMetrics } from './services/metrics/types.ts'
 
 declare module 'fastify' {
@@ -32,7 +34,8 @@ export interface AppOptions {
 // Headers that carry credentials never reach a log line.
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie'
+  'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie',
+  'headers["x-api-key"]', 'headers["proxy-authorization"]'
 ]
 
 /**
@@ -73,7 +76,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('metrics', noopMetrics)
 
   // Per-request concerns, in Kong's priority order: each must see the request before the next.
-  // metrics (issue 8)
+  // metrics (issue 8): first, so its onRoute sees every route and its onResponse every request
+  await app.register(metrics)
   // tracking (issue 6): records every outcome below it, so it comes first
   // auth (issue 3): identity for everything after it
   // rate limit (issue 4): keyed by identity
@@ -83,6 +87,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)
   await app.register(healthRoutes)
+  await app.register(metricsRoute)
   await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes] })
   return app
 }

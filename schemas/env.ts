@@ -37,7 +37,10 @@ export const EnvSchema = Type.Object({
   // cache (issue 5)
   CACHE_TTL: duration('TTL of a route with `cache: true` (a route may set its own `cache.ttl`)', '5m'),
   CACHE_MAX_ENTRY: size('Responses with a larger body are not cached (streamed as usual)', '1mb'),
-  CACHE_MAX_MEMORY: size('Bound of the in-process cache (LRU by bytes) used when REDIS_URL is unset', '64mb')
+  CACHE_MAX_MEMORY: size('Bound of the in-process cache (LRU by bytes) used when REDIS_URL is unset', '64mb'),
+  // observability (read by the OpenTelemetry SDK in tracing.ts from process.env; validated here)
+  OTEL_EXPORTER_OTLP_ENDPOINT: url('OTLP collector base URL (e.g. http://jaeger:4318); unset = tracing off', ['http:', 'https:']),
+  OTEL_SERVICE_NAME: str('Service name on every span', 'portico')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>
