@@ -8,6 +8,7 @@ import readiness from './plugins/readiness/index.ts'
 import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
+import auth, { authOptions } from './plugins/auth/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
@@ -74,6 +75,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // metrics (issue 8)
   // tracking (issue 6): records every outcome below it, so it comes first
   // auth (issue 3): identity for everything after it
+  await app.register(auth, authOptions(env))
   // rate limit (issue 4): keyed by identity
   // cache (issue 5): keyed by identity, answers before the proxy
 

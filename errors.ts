@@ -13,3 +13,7 @@ export const InvalidBodyError = createError('PORTICO_ERR_INVALID_BODY', 'body is
 export const PathTraversalError = createError('PORTICO_ERR_PATH_TRAVERSAL', 'path must not contain dot-segments', 400)
 export const RouteNotFoundError = createError('PORTICO_ERR_NOT_FOUND', 'Route %s:%s not found', 404)
 export const AdminUnauthorizedError = createError('PORTICO_ERR_ADMIN_UNAUTHORIZED', 'a valid admin bearer token is required', 401)
+// auth (issue 3): 401s carry `WWW-Authenticate: Bearer` in `error.headers`.
+export const UnauthorizedError = createError('PORTICO_ERR_UNAUTHORIZED', '%s', 401)
+export const ForbiddenError = createError('PORTICO_ERR_FORBIDDEN', '%s', 403)
+export const AuthUnavailableError = createError('PORTICO_ERR_AUTH_UNAVAILABLE', '%s unavailable', 503)

@@ -8,6 +8,9 @@ import { Duration, Size } from './units.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
+export const AUTH_MODES = ['none', 'optional', 'required'] as const
+export const SESSION_ACTIONS = ['create', 'destroy'] as const
+
 export const ServiceSchema = Type.Object({
   url: Type.String({ pattern: '^https?://[^/]', description: 'Base URL of the service (http or https)', expected: 'an http:// or https:// URL' }),
   timeout: Type.Optional(Duration({ description: 'Upstream timeout for this service; overrides UPSTREAM_TIMEOUT' })),
@@ -36,7 +39,11 @@ export const RouteSchema = Type.Object({
   summary: Type.Optional(Type.String({ description: 'One line for /docs' })),
   description: Type.Optional(Type.String({ description: 'Longer text for /docs' })),
   tags: Type.Optional(Type.Array(Type.String(), { description: 'OpenAPI tags; default the service name' })),
-  schema: Type.Optional(RouteSchemaSchema)
+  schema: Type.Optional(RouteSchemaSchema),
+  // auth (issue 3)
+  auth: Type.Optional(Type.Union(AUTH_MODES.map(m => Type.Literal(m)), { description: 'none (default): credentials are not read; optional: an identity when credentials are given (bad ones get 401); required: 401 without one', expected: 'none, optional or required' })),
+  scopes: Type.Optional(Type.Array(Type.String({ pattern: '^\\S+$', expected: 'a scope name without spaces' }), { minItems: 1, uniqueItems: true, description: 'Scopes the identity must all hold, else 403; implies auth: required', expected: 'a non-empty list of distinct scope names without spaces' })),
+  session: Type.Optional(Type.Union(SESSION_ACTIONS.map(a => Type.Literal(a)), { description: 'create: a 2xx JSON answer with a `user` object starts a gateway session (cookie); destroy: ends it', expected: 'create or destroy' }))
 }, { additionalProperties: false })
 
 export const ConfigFileSchema = Type.Object({

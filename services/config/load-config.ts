@@ -30,6 +30,11 @@ export interface RouteConfig {
   description?: string
   tags: string[]
   schema?: RouteFile['schema']
+  /** none | optional | required; `required` when only `scopes` were given. */
+  auth: 'none' | 'optional' | 'required'
+  /** Scopes an identity must all hold (empty: none). */
+  scopes: string[]
+  session?: 'create' | 'destroy'
 }
 
 export interface GatewayConfig {
@@ -127,6 +132,9 @@ function semanticProblems (config: ConfigFile): string[] {
         if (!params.has(name)) problems.push(`${at}.upstreamPath: parameter :${name} is not in the route path ${JSON.stringify(route.path)}`)
       }
     }
+    if (route.scopes !== undefined && route.auth !== undefined && route.auth !== 'required') {
+      problems.push(`${at}.scopes: scopes need auth: required, got auth: ${JSON.stringify(route.auth)}`)
+    }
     for (const method of route.methods ?? HTTP_METHODS) {
       const key = `${method} ${route.path}`
       const first = seenRoutes.get(key)
@@ -174,7 +182,10 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     summary: r.summary,
     description: r.description,
     tags: r.tags ?? [r.service],
-    schema: r.schema
+    schema: r.schema,
+    auth: r.auth ?? (r.scopes !== undefined ? 'required' : 'none'),
+    scopes: r.scopes ?? [],
+    session: r.session
   }))
   return { file, services, routes }
 }
