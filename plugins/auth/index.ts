@@ -154,7 +154,8 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
     if (cookieHeader !== undefined && cookieHeader.includes(cookieNeedle)) {
       const value = app.parseCookie(cookieHeader)[cookieName]
       if (value !== undefined) {
-        request.sessionId = value
+        // An empty value is a cleared cookie, not a credential.
+        if (value !== '') request.sessionId = value
         const rest = withoutCookie(cookieHeader, cookieName)
         if (rest === '') delete headers.cookie
         else headers.cookie = rest
