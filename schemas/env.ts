@@ -36,7 +36,7 @@ export const EnvSchema = Type.Object({
   REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
   // auth (issue 3)
   JWT_SECRET: str('Shared secret for local HS256 JWT verification'),
-  JWT_PUBLIC_KEY: Type.Optional(Type.String({ description: 'PEM public key (RSA or EC; `\\n` escapes allowed) for local RS256/ES256 JWT verification', kind: 'pem', expected: 'a PEM public key (-----BEGIN PUBLIC KEY-----) of type RSA, EC (P-256, P-384, P-521) or Ed25519' })),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ description: 'PEM public key (RSA or EC; `\\n` escapes allowed) for local RS256/ES256 JWT verification', kind: 'pem', expected: 'a PEM public key (-----BEGIN PUBLIC KEY-----) of type RSA (2048 bits or more), EC (P-256, P-384, P-521) or Ed25519' })),
   JWKS_URL: url("Identity provider's JSON Web Key Set; keys are cached by kid and refetched on an unknown kid", ['http:', 'https:']),
   JWT_ISSUER: str('Accepted `iss` (comma list); when set, tokens must carry it'),
   JWT_AUDIENCE: str('Accepted `aud` (comma list); when set, tokens must carry one of them'),
