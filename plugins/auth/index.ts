@@ -173,12 +173,16 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
   function authHook (route: RouteConfig) {
     const required = route.auth === 'required'
     const scopes = route.scopes
+    // RFC 6750 §3.1: a 403 for scope names the scopes the route needs.
+    const insufficientScope = `${CHALLENGE}, error="insufficient_scope", scope="${scopes.join(' ')}"`
     const accept = (request: FastifyRequest, identity: Identity, done: HookHandlerDoneFunction): void => {
       if (scopes.length > 0) {
         const missing = scopes.filter(s => !identity.scopes.includes(s))
         if (missing.length > 0) {
           request.identity = identity
-          return done(new ForbiddenError(`missing scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`))
+          const error = new ForbiddenError(`missing scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`) as unknown as Error & { headers: Record<string, string> }
+          error.headers = { 'www-authenticate': insufficientScope }
+          return done(error)
         }
       }
       request.identity = identity

@@ -46,6 +46,7 @@ t.test('required without credentials: 401 with WWW-Authenticate; optional and no
   t.equal(res.headers['www-authenticate'], 'Bearer realm="portico"')
   t.match(res.json(), { statusCode: 401, error: 'Unauthorized', message: 'authentication required', requestId: String })
   t.equal(upstream.requests.length, 0, 'nothing reached the upstream')
+  t.equal((await app.inject({ method: 'HEAD', url: '/private' })).statusCode, 401, 'the HEAD route Fastify adds is protected too')
 
   t.equal((await app.inject({ url: '/optional' })).statusCode, 200)
   t.notOk('x-user-id' in upstream.requests.at(-1)!.headers)
@@ -99,6 +100,7 @@ t.test('scopes: 403 naming the missing ones; all held passes', async (t) => {
   const res = await app.inject({ url: '/admin', headers: { authorization: `Bearer ${hs256({ sub: 'u', scope: 'users:read' })}` } })
   t.equal(res.statusCode, 403)
   t.equal(res.json().message, 'missing scope: admin:write')
+  t.equal(res.headers['www-authenticate'], 'Bearer realm="portico", error="insufficient_scope", scope="admin:write users:read"')
   const none = await app.inject({ url: '/admin', headers: { authorization: `Bearer ${hs256({ sub: 'u' })}` } })
   t.equal(none.json().message, 'missing scopes: admin:write, users:read')
   t.equal((await app.inject({ url: '/admin' })).statusCode, 401, 'scopes imply auth: required')
