@@ -228,6 +228,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
   function httpError (err: unknown, fromSession: boolean): Error {
     if (!(err instanceof AuthFailure)) return err as Error
     if (err.kind === 'unavailable') {
+      if (err.subject === 'session store') app.metrics.storeError('session')
       const error = new AuthUnavailableError(err.subject ?? 'auth service')
       error.cause = err.cause
       return error

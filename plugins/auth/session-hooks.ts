@@ -58,6 +58,7 @@ export function startSession (opts: SessionHookOptions): OnSend {
     try {
       id = await opts.sessions.create(identity)
     } catch (err) {
+      request.server.metrics.storeError('session')
       const error = new AuthUnavailableError('session store')
       error.cause = err
       throw error
@@ -80,6 +81,7 @@ export function endSession (opts: SessionHookOptions): OnSend {
       try {
         await opts.sessions.destroy(request.sessionId)
       } catch (err) {
+        request.server.metrics.storeError('session')
         request.log.error({ err }, 'session store unavailable: the session could not be deleted (the cookie is cleared)')
       }
     }
