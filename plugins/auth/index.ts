@@ -52,6 +52,8 @@ const IDENTITY_HEADERS = ['x-user-id', 'x-user-email', 'x-user-scopes', 'x-user-
 const MAX_TRUSTED_HEADER_LENGTH = 256
 const UNSAFE_TRUSTED_HEADER = /[\x00-\x1f\x7f]/
 const CHALLENGE = 'Bearer realm="portico"'
+// RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+const MIN_SECRET_BYTES = 32
 
 /**
  * Authentication and identity (issue 3). Per proxied route, read once in onRoute:
@@ -134,6 +136,9 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
   })
 
   app.addHook('onReady', async () => {
+    if (opts.jwt?.secret !== undefined && Buffer.byteLength(opts.jwt.secret) < MIN_SECRET_BYTES) {
+      app.log.warn(`JWT_SECRET is shorter than ${MIN_SECRET_BYTES} bytes: HS256 secrets that short can be brute-forced`)
+    }
     if (authRoutes > 0 && !authenticator.acceptsBearer) {
       app.log.warn('routes use auth but none of JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL or AUTH_VERIFY_URL is set: only session cookies are accepted')
     }
@@ -176,14 +181,12 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
     // RFC 6750 §3.1: a 403 for scope names the scopes the route needs.
     const insufficientScope = `${CHALLENGE}, error="insufficient_scope", scope="${scopes.join(' ')}"`
     const accept = (request: FastifyRequest, identity: Identity, done: HookHandlerDoneFunction): void => {
-      if (scopes.length > 0) {
+      if (scopes.length > 0 && !holdsAll(identity.scopes, scopes)) {
         const missing = scopes.filter(s => !identity.scopes.includes(s))
-        if (missing.length > 0) {
-          request.identity = identity
-          const error = new ForbiddenError(`missing scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`) as unknown as Error & { headers: Record<string, string> }
-          error.headers = { 'www-authenticate': insufficientScope }
-          return done(error)
-        }
+        request.identity = identity
+        const error = new ForbiddenError(`missing scope${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`) as unknown as Error & { headers: Record<string, string> }
+        error.headers = { 'www-authenticate': insufficientScope }
+        return done(error)
       }
       request.identity = identity
       const headers = request.raw.headers
@@ -265,6 +268,11 @@ export function withoutCookie (header: string, name: string): string {
     if ((eq === -1 ? pair : pair.slice(0, eq).trim()) !== name) kept.push(pair)
   }
   return kept.join('; ')
+}
+
+function holdsAll (held: string[], needed: string[]): boolean {
+  for (let i = 0; i < needed.length; i++) if (!held.includes(needed[i])) return false
+  return true
 }
 
 function asArray<T> (value: T | T[] | undefined): T[] {

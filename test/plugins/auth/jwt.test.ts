@@ -183,3 +183,11 @@ function tamper (token: string): string {
   const claims = JSON.parse(Buffer.from(p, 'base64url').toString())
   return [h, Buffer.from(JSON.stringify({ ...claims, sub: 'admin' })).toString('base64url'), s].join('.')
 }
+
+t.test('CORS preflight on a protected route is answered before auth', async (t) => {
+  const upstream = await startUpstream(t)
+  const app = await build(t, { config: config(upstream.url), env: { JWT_SECRET: SECRET, CORS_ORIGINS: 'https://app.example' } })
+  const res = await app.inject({ method: 'OPTIONS', url: '/private', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } })
+  t.equal(res.statusCode, 204)
+  t.equal(upstream.requests.length, 0)
+})
