@@ -31,7 +31,9 @@ function buildIdentity (rawId: unknown, rawEmail: unknown, rawScopes: unknown[],
   const identity: Identity = { id, scopes: scopesOf(rawScopes), tier: DEFAULT_TIER, via }
   if (typeof rawEmail === 'string' && rawEmail !== '') identity.email = checkField(rawEmail, 'email')
   if (typeof rawTier === 'string' && rawTier !== '') identity.tier = checkField(rawTier, 'tier')
-  return identity
+  // Identities are cached and shared between requests: a mutation would leak across users.
+  Object.freeze(identity.scopes)
+  return Object.freeze(identity)
 }
 
 function scopesOf (sources: unknown[]): string[] {

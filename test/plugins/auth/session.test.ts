@@ -165,3 +165,25 @@ t.test('a large login response passes through untouched without a session', asyn
   t.equal(res.body, big)
   t.notOk(cookieOf(res.headers['set-cookie']))
 })
+
+t.test('a chunked login answer (no Content-Length) is read, passed on whole, and starts a session', async (t) => {
+  const body = '{"user":{"id":"c-1","scopes":"a b"},"token":"x"}'
+  const upstream = await startUpstream(t, (_req, res) => {
+    res.setHeader('content-type', 'application/json; charset=utf-8')
+    res.write(body.slice(0, 10))
+    setImmediate(() => res.end(body.slice(10)))
+  })
+  const { url } = await (await import('../../helper.ts')).listen(t, { config: config(upstream.url) })
+  const { request } = await import('undici')
+  const res = await request(`${url}/auth/login`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
+  t.equal(res.statusCode, 200)
+  t.equal(await res.body.text(), body)
+  t.ok(res.headers['content-length'] === String(body.length) || res.headers['transfer-encoding'] === 'chunked', 'framed correctly')
+  t.notOk(res.headers['content-length'] !== undefined && res.headers['transfer-encoding'] !== undefined, 'never both framings')
+  const sid = cookieOf(res.headers['set-cookie'])!.split(';')[0]
+  const me = await request(`${url}/me`, { headers: { cookie: sid } })
+  t.equal(me.statusCode, 200)
+  await me.body.dump()
+  t.equal(upstream.requests.at(-1)!.headers['x-user-scopes'], 'a b')
+  t.equal(upstream.requests.at(-1)!.headers['x-user-id'], 'c-1')
+})
