@@ -10,6 +10,7 @@ import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
 import cache from './plugins/cache/index.ts'
 import adminCacheRoutes from './routes/admin-cache.ts'
+import auth, { authOptions } from './plugins/auth/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
@@ -80,6 +81,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(metrics)
   // tracking (issue 6): records every outcome below it, so it comes first
   // auth (issue 3): identity for everything after it
+  await app.register(auth, authOptions(env))
   // rate limit (issue 4): keyed by identity
   // cache (issue 5): keyed by identity, answers before the proxy
   await app.register(cache, { ttl: env.CACHE_TTL, maxEntrySize: env.CACHE_MAX_ENTRY, maxMemory: env.CACHE_MAX_MEMORY, keyPrefix: env.REDIS_KEY_PREFIX })

@@ -4,6 +4,7 @@ import { loadConfigFile } from './services/config/load-config.ts'
 import { ConfigError } from './services/config/config-error.ts'
 import { exampleConfigPath, startExampleServices } from './examples/services/index.ts'
 import { shutdownTracing } from './services/tracing/shutdown.ts'
+import { EXAMPLE_JWT_SECRET } from './examples/services/auth.ts'
 
 /**
  * Reads env and config, builds the app, listens, and shuts down gracefully. User mistakes print
@@ -19,6 +20,8 @@ async function main (): Promise<void> {
 
   // No GATEWAY_CONFIG: the bundled example config, with its example services beside the gateway.
   const examples = env.GATEWAY_CONFIG === undefined ? await startExampleServices() : undefined
+  // The example auth service signs with EXAMPLE_JWT_SECRET: verify with it unless told otherwise.
+  if (examples && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWKS_URL && !env.AUTH_VERIFY_URL) env = { ...env, JWT_SECRET: EXAMPLE_JWT_SECRET }
   let config
   try {
     config = loadConfigFile(env.GATEWAY_CONFIG ?? exampleConfigPath)

@@ -8,6 +8,9 @@ import { Duration, Size } from './units.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
+export const AUTH_MODES = ['none', 'optional', 'required'] as const
+export const SESSION_ACTIONS = ['create', 'destroy'] as const
+
 export const ServiceSchema = Type.Object({
   url: Type.String({ pattern: '^https?://[^/]', description: 'Base URL of the service (http or https)', expected: 'an http:// or https:// URL' }),
   timeout: Type.Optional(Duration({ description: 'Upstream timeout for this service; overrides UPSTREAM_TIMEOUT' })),
@@ -45,7 +48,11 @@ export const RouteSchema = Type.Object({
   schema: Type.Optional(RouteSchemaSchema),
   // cache (issue 5)
   cache: Type.Optional(Type.Union([Type.Boolean(), CacheSchema], { description: 'Cache GET (and HEAD) responses: `true` (TTL CACHE_TTL) or `{ ttl, vary, statuses }`', expected: 'true, false or an object with ttl, vary, statuses' })),
-  invalidates: Type.Optional(Type.Array(Type.String({ pattern: '^/', expected: 'a path pattern starting with /' }), { description: 'Cache patterns purged after a 2xx of this route: `/api/users`, `/api/users/*` (below it), `/api/users/:id` (params filled from the request)', expected: 'a list of path patterns' }))
+  invalidates: Type.Optional(Type.Array(Type.String({ pattern: '^/', expected: 'a path pattern starting with /' }), { description: 'Cache patterns purged after a 2xx of this route: `/api/users`, `/api/users/*` (below it), `/api/users/:id` (params filled from the request)', expected: 'a list of path patterns' })),
+  // auth (issue 3)
+  auth: Type.Optional(Type.Union(AUTH_MODES.map(m => Type.Literal(m)), { description: 'none (default): credentials are not read; optional: an identity when credentials are given (bad ones get 401); required: 401 without one', expected: 'none, optional or required' })),
+  scopes: Type.Optional(Type.Array(Type.String({ pattern: '^\\S+$', expected: 'a scope name without spaces' }), { minItems: 1, uniqueItems: true, description: 'Scopes the identity must all hold, else 403; implies auth: required', expected: 'a non-empty list of distinct scope names without spaces' })),
+  session: Type.Optional(Type.Union(SESSION_ACTIONS.map(a => Type.Literal(a)), { description: 'create: a 2xx JSON answer with a `user` object starts a gateway session (cookie); destroy: ends it', expected: 'create or destroy' }))
 }, { additionalProperties: false })
 
 export const ConfigFileSchema = Type.Object({

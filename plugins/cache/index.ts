@@ -258,10 +258,7 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
   routeOptions.preHandler = append(routeOptions.preHandler, preHandler)
   routeOptions.onSend = append(routeOptions.onSend, onSend)
   routeOptions.onRequestAbort = append(routeOptions.onRequestAbort, onRequestAbort)
-  // The HEAD twin of a GET route shares `config`: add the note once.
-  const note = describeCache(config, ttl, settings.perUser)
-  const notes = routeOptions.config!.docNotes ?? []
-  if (!notes.includes(note)) routeOptions.config!.docNotes = [...notes, note]
+  routeOptions.config!.docs = { ...routeOptions.config!.docs, cache: { description: describeCache(config, ttl, settings.perUser) } }
 }
 
 function addInvalidateHook (app: FastifyInstance, cache: ResponseCache, routeOptions: RouteOptions, invalidates: string[]): void {
@@ -281,9 +278,7 @@ function addInvalidateHook (app: FastifyInstance, cache: ResponseCache, routeOpt
     return payload
   }
   routeOptions.onSend = append(routeOptions.onSend, onSend)
-  const note = `A 2xx purges cached ${invalidates.map(p => `\`${p}\``).join(', ')}.`
-  const notes = routeOptions.config!.docNotes ?? []
-  if (!notes.includes(note)) routeOptions.config!.docNotes = [...notes, note]
+  routeOptions.config!.docs = { ...routeOptions.config!.docs, invalidates: { description: `A 2xx purges cached ${invalidates.map(p => `\`${p}\``).join(', ')}.` } }
 }
 
 function append<T> (existing: T | T[] | undefined, hook: T): T[] {

@@ -33,6 +33,11 @@ export interface RouteConfig {
   schema?: RouteFile['schema']
   cache?: RouteCacheConfig
   invalidates?: string[]
+  /** none | optional | required; `required` when only `scopes` were given. */
+  auth: 'none' | 'optional' | 'required'
+  /** Scopes an identity must all hold (empty: none). */
+  scopes: string[]
+  session?: 'create' | 'destroy'
 }
 
 export interface GatewayConfig {
@@ -145,6 +150,9 @@ function semanticProblems (config: ConfigFile): string[] {
         if (!params.has(name)) problems.push(`${at}.upstreamPath: parameter :${name} is not in the route path ${JSON.stringify(route.path)}`)
       }
     }
+    if (route.scopes !== undefined && route.auth !== undefined && route.auth !== 'required') {
+      problems.push(`${at}.scopes: scopes need auth: required, got auth: ${JSON.stringify(route.auth)}`)
+    }
     for (const method of route.methods ?? HTTP_METHODS) {
       const key = `${method} ${route.path}`
       const first = seenRoutes.get(key)
@@ -195,7 +203,10 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     tags: r.tags ?? [r.service],
     schema: r.schema,
     cache: normaliseCache(r.cache),
-    invalidates: r.invalidates
+    invalidates: r.invalidates,
+    auth: r.auth ?? (r.scopes !== undefined ? 'required' : 'none'),
+    scopes: r.scopes ?? [],
+    session: r.session
   }))
   return { file, services, routes }
 }

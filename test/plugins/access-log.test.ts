@@ -28,7 +28,7 @@ async function buildLogged (t: TestContext, upstreamUrl: string, level: string) 
   return { app, lines, raw: () => raw }
 }
 
-const SECRETS = { authorization: 'Bearer secret-jwt-value', cookie: 'session=secret-cookie-value', 'x-api-key': 'secret-api-key', 'proxy-authorization': 'Basic secret-proxy' }
+const SECRETS = { authorization: 'Bearer secret-jwt-value', cookie: 'theme=dark; tracker=secret-cookie-value', 'x-api-key': 'secret-api-key', 'proxy-authorization': 'Basic secret-proxy' }
 
 t.test('one JSON access line per request with the contract fields', async (t) => {
   const upstream = await startUpstream(t, (req, res) => {
