@@ -29,3 +29,16 @@ t.test('an unreachable Redis at start-up fails with a message naming it, passwor
     message: `cannot reach Redis at redis://:***@127.0.0.1:${port} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${port}`
   })
 })
+
+t.test('app.close() finishes promptly while Redis is unreachable', { skip: REDIS_URL ? false : 'skipped: set REDIS_URL to run the Redis outage close test' }, async (t) => {
+  const { startTcpProxy } = await import('../tcp-proxy.ts')
+  const target = new URL(REDIS_URL!)
+  const proxy = await startTcpProxy(t, target.hostname, Number(target.port || 6379))
+  const app = await buildApp({ env: testEnv({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: uniquePrefix('close') }), config: testConfig(config) })
+  await app.ready()
+  proxy.cut()
+  await t.rejects(app.redis.ping())
+  const started = Date.now()
+  await app.close()
+  t.ok(Date.now() - started < 2000, `closed in ${Date.now() - started}ms`)
+})
