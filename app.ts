@@ -8,9 +8,11 @@ import readiness from './plugins/readiness/index.ts'
 import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
+import upstream from './plugins/upstream/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
+import adminServices from './routes/admin-services.ts'
 import { noopMetrics, type GatewayMetrics } from './services/metrics/types.ts'
 
 declare module 'fastify' {
@@ -77,9 +79,12 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // rate limit (issue 4): keyed by identity
   // cache (issue 5): keyed by identity, answers before the proxy
 
+  // resilience (issue 7): targets, balancing, breakers, health checks, registry; read by the proxy,
+  // /health, /metrics and /admin, so it sits outside the proxy's encapsulated context.
+  await app.register(upstream, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, registryRefreshInterval: env.REGISTRY_REFRESH_INTERVAL, keyPrefix: env.REDIS_KEY_PREFIX })
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)
   await app.register(healthRoutes)
-  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [] })
+  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminServices] })
   return app
 }

@@ -33,7 +33,9 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT: duration('How long SIGTERM waits for in-flight requests before closing anyway', '10s'),
   // shared stores
   REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
-  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway')
+  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
+  // resilience (issue 7)
+  REGISTRY_REFRESH_INTERVAL: duration('How often each instance re-reads the service registry (targets registered at run time)', '1s')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>

@@ -1,12 +1,13 @@
-import replyFrom, { type FastifyReplyFromHooks, type FastifyReplyFromOptions } from '@fastify/reply-from'
-import { Agent, request as undiciRequest } from 'undici'
+import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from'
+import { Agent } from 'undici'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
+import type { TargetPool } from '../../services/upstream/target-pool.ts'
 import type { GatewayConfig, RouteConfig, ServiceConfig } from '../../services/config/load-config.ts'
 import { compileUpstreamPath } from '../../services/proxy/upstream-path.ts'
 import { PathTraversalError } from '../../errors.ts'
 import { parseProxiedBody } from './request-body.ts'
-import { upstreamError } from './upstream-errors.ts'
+import { decorateUpstreamCall, UpstreamCall } from './upstream-call.ts'
 
 export interface ProxyPluginOptions {
   config: GatewayConfig
@@ -18,7 +19,6 @@ export interface ProxyPluginOptions {
 
 const DEFAULT_CONNECTIONS_PER_ORIGIN = 128
 const KEEP_ALIVE_TIMEOUT_MS = 30_000
-const READINESS_TIMEOUT_MS = 1500
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded.
 // reply-from already drops `connection`, the headers it lists, and `transfer-encoding`.
@@ -45,29 +45,22 @@ export default async function proxy (app: FastifyInstance, opts: ProxyPluginOpti
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', parseProxiedBody)
+  decorateUpstreamCall(app)
 
+  // Targets, balancing, breakers and retries live in app.upstreams (plugins/upstream, issue 7).
   for (const route of opts.config.routes) {
-    app.route(routeOptions(route, opts.config.services[route.service], opts))
-  }
-
-  for (const service of Object.values(opts.config.services)) {
-    app.readiness.add(`service:${service.name}`, () => checkService(agent, service))
+    app.route(routeOptions(app, route, opts.config.services[route.service], app.upstreams.pool(route.service), opts))
   }
 }
 
-function routeOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPluginOptions): RouteOptions {
+function routeOptions (app: FastifyInstance, route: RouteConfig, service: ServiceConfig, pool: TargetPool, opts: ProxyPluginOptions): RouteOptions {
   const buildPath = compileUpstreamPath(route.upstreamPath)
-  const base = service.url
   const bodyLimit = route.bodyLimit ?? opts.bodyLimit
-  const fromOptions: FastifyReplyFromHooks & { timeout: number } = {
+  const call = new UpstreamCall(app, pool, service.retries, {
     timeout: route.timeout ?? service.timeout ?? opts.upstreamTimeout,
     rewriteRequestHeaders: (request, headers) => forwardedHeaders(request as FastifyRequest, headers as IncomingHttpHeaders),
-    rewriteHeaders: (headers) => responseHeaders(headers as IncomingHttpHeaders, service.name),
-    onError: (reply, { error }) => {
-      reply.header('x-service', service.name)
-      reply.send(upstreamError(service.name, error))
-    }
-  }
+    rewriteHeaders: (headers) => responseHeaders(headers as IncomingHttpHeaders, service.name)
+  })
   const { response, ...requestSchema } = route.schema ?? {}
 
   return {
@@ -83,13 +76,12 @@ function routeOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPl
       tags: route.tags
     },
     config: { route, body: { limit: bodyLimit, parse: route.schema?.body !== undefined } },
+    // Frees the chosen target when the client leaves before the upstream answers (reply-from then calls neither hook).
+    onRequestAbort: call.onRequestAbort,
     handler (request: FastifyRequest, reply: FastifyReply) {
       const path = buildPath(request.params as Record<string, string>)
       if (path === null) throw new PathTraversalError()
-      const raw = request.rawBody
-      reply.from(base + path, raw === undefined
-        ? fromOptions
-        : { ...fromOptions, body: raw, contentType: request.headers['content-type'] } as typeof fromOptions)
+      call.send(request, reply, path)
     }
   }
 }
@@ -113,19 +105,4 @@ function responseHeaders (headers: IncomingHttpHeaders, service: string): Incomi
   }
   headers['x-service'] = service
   return headers
-}
-
-/** Up when the service answers: any status at its base URL, or 2xx at its health path. */
-async function checkService (agent: Agent, service: ServiceConfig): Promise<void> {
-  const path = service.health?.path
-  const res = await undiciRequest(service.url + (path ?? '/'), {
-    dispatcher: agent,
-    method: 'GET',
-    headersTimeout: READINESS_TIMEOUT_MS,
-    bodyTimeout: READINESS_TIMEOUT_MS
-  })
-  await res.body.dump()
-  if (path !== undefined && (res.statusCode < 200 || res.statusCode > 299)) {
-    throw new Error(`${path} answered ${res.statusCode}`)
-  }
 }
