@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { Duration } from '../schemas/units.ts'
-import { parseDuration } from '../services/config/units.ts'
+import { DURATION_PATTERN, parseDuration } from '../services/config/units.ts'
 import { RegistryUnavailableError, UnknownServiceError } from '../errors.ts'
 
 const DEFAULT_TTL_MS = 30_000
@@ -11,7 +10,7 @@ const Params = Type.Object({ name: Type.String({ description: 'Service name from
 
 const HeartbeatBody = Type.Object({
   url: Type.String({ pattern: '^https?://[^/]+', description: 'Base URL of the target (http or https)' }),
-  ttl: Type.Optional(Duration({ description: 'How long the target stays without another heartbeat; default 30s' }))
+  ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: DURATION_PATTERN })], { description: 'How long the target stays without another heartbeat (ms, or 500ms, 10s, 1m); default 30s' }))
 }, { additionalProperties: false })
 
 const TargetView = Type.Object({

@@ -46,7 +46,9 @@ export class UpstreamCall {
     private readonly retries: number,
     options: Omit<FromOptions, 'onResponse' | 'onError'>
   ) {
-    this.fromOptions = { ...options, onResponse: this.onResponse.bind(this) as FromOptions['onResponse'], onError: this.onError.bind(this) as FromOptions['onError'] }
+    // reply-from reads retryDelay per call, not from its plugin options: without this it would
+    // retry a GET answered 503 up to ten times on its own.
+    this.fromOptions = { ...options, retryDelay: () => null, onResponse: this.onResponse.bind(this) as FromOptions['onResponse'], onError: this.onError.bind(this) as FromOptions['onError'] }
     this.onRequestAbort = this.onRequestAbort.bind(this)
     this.retryLater = (request, reply, target) => {
       if (request.raw.destroyed || reply.sent) {
