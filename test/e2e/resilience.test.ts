@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
-import { build, freePort, startUpstream, type TestContext, type Upstream, type UpstreamHandler } from '../helper.ts'
+import { build, freePort, REDIS_URL, startUpstream, uniquePrefix, type TestContext, type Upstream, type UpstreamHandler } from '../helper.ts'
 
 const ok: UpstreamHandler = (_req, res) => { res.setHeader('content-type', 'application/json'); res.end('{"ok":true}') }
 const status = (code: number): UpstreamHandler => (_req, res) => { res.statusCode = code; res.end() }
@@ -301,6 +301,27 @@ t.test('registry: a heartbeat joins a target, GET /admin/services shows it, expi
   t.ok(list.json().services[0].targets[0].expiresAt)
   await until(() => app.upstreams.pool('svc').targets.length === 0)
   t.equal((await app.inject({ url: '/api/x' })).statusCode, 503, 'gone once heartbeats stop')
+})
+
+t.test('registry shared through Redis: a second instance routes to a target registered on the first', { skip: REDIS_URL ? false : 'needs REDIS_URL (redis://127.0.0.1:6379)' }, async (t) => {
+  const up = await startUpstream(t, ok)
+  const env = { REDIS_URL: REDIS_URL!, REDIS_KEY_PREFIX: uniquePrefix('registry') }
+  const first = await admin(t, service([]), env)
+  const second = await admin(t, service([]), env)
+  t.equal((await second.inject({ url: '/api/x' })).statusCode, 503, 'nothing registered yet')
+  const put = await first.inject({ method: 'PUT', url: '/admin/services/svc/targets', headers: auth, payload: { url: up.url, ttl: 300 } })
+  t.equal(put.statusCode, 200)
+  await until(() => second.upstreams.pool('svc').targets.length === 1)
+  const res = await second.inject({ url: '/api/from-second' })
+  t.equal(res.statusCode, 200, 'the second instance routes to the target registered on the first')
+  t.equal(up.requests.at(-1)?.url, '/from-second')
+  const listed = await second.inject({ url: '/admin/services', headers: auth })
+  t.equal(listed.json().services[0].targets[0].source, 'registry')
+  // Heartbeats stop: both instances drop it once the TTL runs out.
+  await until(() => second.upstreams.pool('svc').targets.length === 0 && first.upstreams.pool('svc').targets.length === 0)
+  t.equal((await second.inject({ url: '/api/x' })).statusCode, 503)
+  t.equal((await first.inject({ url: '/api/x' })).statusCode, 503)
+  await first.redis.del(`${env.REDIS_KEY_PREFIX}:registry:svc`)
 })
 
 t.test('registry admin API: validation, unknown service, token, removal', async (t) => {
