@@ -51,7 +51,7 @@ export class UpstreamCall {
     this.fromOptions = { ...options, retryDelay: () => null, onResponse: this.onResponse.bind(this) as FromOptions['onResponse'], onError: this.onError.bind(this) as FromOptions['onError'] }
     this.onRequestAbort = this.onRequestAbort.bind(this)
     this.retryLater = (request, reply, target) => {
-      if (request.raw.destroyed || reply.sent) {
+      if (request.raw.socket?.destroyed === true || reply.sent) {
         this.pool.onAbandon(target)
         return
       }
@@ -137,7 +137,7 @@ export class UpstreamCall {
     return request.upstreamAttempt < this.retries &&
       IDEMPOTENT_METHODS.has(request.method) &&
       (request.body === undefined || request.rawBody !== undefined) &&
-      !reply.sent && !request.raw.destroyed &&
+      !reply.sent && request.raw.socket?.destroyed !== true &&
       isConnectionFailure(error) &&
       this.pool.budget.tryRetry(now)
   }

@@ -144,6 +144,30 @@ t.test('a GET is retried on another target after a connection failure; a POST ne
   t.equal(good.requests.at(-1)?.method, 'DELETE')
 })
 
+t.test('a PUT with a buffered body is retried with the same bytes; a streamed body is not replayed', async (t) => {
+  const broken = await startUpstream(t, reset)
+  const good = await startUpstream(t, ok)
+  const config = {
+    services: { svc: { urls: [broken.url, good.url], retries: 1, circuitBreaker: false } },
+    routes: [
+      { path: '/api/parsed/:id', methods: ['PUT'], service: 'svc', upstreamPath: '/parsed/:id', schema: { body: { type: 'object' } } },
+      { path: '/api/raw/:id', methods: ['PUT'], service: 'svc', upstreamPath: '/raw/:id' }
+    ]
+  }
+  const { app, url } = await (await import('../helper.ts')).listen(t, { config })
+  const payload = '{"name": "x",  "n": 1}'
+  const res = await fetch(`${url}/api/parsed/1`, { method: 'PUT', body: payload, headers: { 'content-type': 'application/json' } })
+  t.equal(res.status, 200)
+  t.equal(good.requests.length, 1)
+  t.equal(good.requests[0].body.toString(), payload, 'the retry carried the body byte for byte')
+  t.equal(broken.requests[0].body.toString(), payload)
+
+  const streamed = await fetch(`${url}/api/raw/1`, { method: 'PUT', body: payload, headers: { 'content-type': 'application/json' } })
+  t.equal(streamed.status, 502, 'a streamed body cannot be sent twice: no retry')
+  t.equal(good.requests.length, 1)
+  t.equal(app.upstreams.pool('svc').targets.every(x => x.active === 0), true)
+})
+
 t.test('a single target is retried itself; timeouts are not retried', async (t) => {
   let calls = 0
   const up = await startUpstream(t, (req, res, body) => (calls++ === 0 ? reset : ok)(req, res, body))
@@ -204,7 +228,7 @@ t.test('active health checks take an unhealthy target out and bring it back', as
   const a = await startUpstream(t, handler)
   const b = await startUpstream(t, ok)
   const app = await build(t, {
-    config: service([a.url, b.url], { health: { path: '/health', interval: 20, timeout: 15, healthyThreshold: 2, unhealthyThreshold: 2 } })
+    config: service([a.url, b.url], { health: { path: '/health', interval: 100, timeout: 90, healthyThreshold: 2, unhealthyThreshold: 2 } })
   })
   const target = app.upstreams.pool('svc').targets[0]
   const proxied = (u: Upstream) => u.requests.filter(r => r.url !== '/health').length
