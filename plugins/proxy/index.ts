@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { TargetPool } from '../../services/upstream/target-pool.ts'
 import type { GatewayConfig, RouteConfig, ServiceConfig } from '../../services/config/load-config.ts'
 import { compileUpstreamPath } from '../../services/proxy/upstream-path.ts'
+import { TimedDispatcher } from '../../services/proxy/timed-dispatcher.ts'
 import { PathTraversalError } from '../../errors.ts'
 import { parseProxiedBody } from './request-body.ts'
 import { decorateUpstreamCall, UpstreamCall } from './upstream-call.ts'
@@ -34,13 +35,10 @@ const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'pr
 export default async function proxy (app: FastifyInstance, opts: ProxyPluginOptions): Promise<void> {
   const agent = new Agent({ connections: DEFAULT_CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS })
   await app.register(replyFrom, {
-    undici: agent as unknown as never,
+    undici: new TimedDispatcher(agent) as unknown as FastifyReplyFromOptions['undici'],
     disableRequestLogging: true,
-    disableCache: true,
-    // Retries are the upstream pool's decision (idempotent methods, connection failures only);
-    // reply-from's own default would retry a GET on a 503 ten times.
-    retryDelay: () => null
-  } as FastifyReplyFromOptions)
+    disableCache: true
+  })
   app.addHook('onClose', async () => { await agent.close() })
 
   app.removeAllContentTypeParsers()
@@ -49,11 +47,26 @@ export default async function proxy (app: FastifyInstance, opts: ProxyPluginOpti
 
   // Targets, balancing, breakers and retries live in app.upstreams (plugins/upstream, issue 7).
   for (const route of opts.config.routes) {
-    app.route(routeOptions(app, route, opts.config.services[route.service], app.upstreams.pool(route.service), opts))
+    for (const options of routeOptions(app, route, opts.config.services[route.service], app.upstreams.pool(route.service), opts)) app.route(options)
   }
 }
 
-function routeOptions (app: FastifyInstance, route: RouteConfig, service: ServiceConfig, pool: TargetPool, opts: ProxyPluginOptions): RouteOptions {
+/**
+ * Fastify refuses a body schema on GET and HEAD, so a route that declares both such methods and a
+ * body schema becomes two Fastify routes sharing everything but the body schema.
+ */
+function routeOptions (app: FastifyInstance, route: RouteConfig, service: ServiceConfig, pool: TargetPool, opts: ProxyPluginOptions): RouteOptions[] {
+  const base = singleRouteOptions(app, route, service, pool, opts)
+  const bodyless = route.methods.filter(m => m === 'GET' || m === 'HEAD')
+  if (route.schema?.body === undefined || bodyless.length === 0) return [base]
+  const withBody = route.methods.filter(m => m !== 'GET' && m !== 'HEAD')
+  const { body: _body, ...schema } = base.schema!
+  const routes: RouteOptions[] = [{ ...base, method: bodyless, exposeHeadRoute: !bodyless.includes('HEAD'), schema }]
+  if (withBody.length > 0) routes.push({ ...base, method: withBody, exposeHeadRoute: false })
+  return routes
+}
+
+function singleRouteOptions (app: FastifyInstance, route: RouteConfig, service: ServiceConfig, pool: TargetPool, opts: ProxyPluginOptions): RouteOptions {
   const buildPath = compileUpstreamPath(route.upstreamPath)
   const bodyLimit = route.bodyLimit ?? opts.bodyLimit
   const call = new UpstreamCall(app, pool, service.retries, {

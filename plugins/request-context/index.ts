@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
+import type { Logger } from 'pino'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,6 +37,7 @@ async function requestContext (app: FastifyInstance): Promise<void> {
   })
 
   app.addHook('onResponse', async (request, reply) => {
+    if (!(request.log as Logger).isLevelEnabled('info')) return
     const route = request.routeOptions.config.route
     request.log.info({
       method: request.method,

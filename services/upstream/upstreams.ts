@@ -137,9 +137,12 @@ export class Upstreams {
     }
     const usable = pool.targets.filter((t, i) => snapshot[i].healthy && t.breaker.canPass(now)).length
     if (usable === 0) {
+      const why = (t: TargetSnapshot & { error?: string }) => t.circuit === 'open' ? 'circuit open' : (t.error ?? t.lastProbeError ?? 'unhealthy')
       const reason = pool.targets.length === 0
         ? 'no targets (configure urls or register one)'
-        : `none of ${pool.targets.length} target(s) can take requests: ${snapshot.map(t => `${t.url} ${t.circuit === 'open' ? 'circuit open' : (t.error ?? t.lastProbeError ?? 'unhealthy')}`).join('; ')}`
+        : pool.targets.length === 1
+          ? why(snapshot[0])
+          : `none of ${pool.targets.length} targets can take requests: ${snapshot.map(t => `${t.url} ${why(t)}`).join('; ')}`
       throw Object.assign(new Error(reason), { detail: { targets: snapshot } })
     }
     return { targets: snapshot }

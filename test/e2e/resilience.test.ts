@@ -175,7 +175,7 @@ t.test('a single target is retried itself; timeouts are not retried', async (t) 
   t.equal((await app.inject({ url: '/api/x' })).statusCode, 200)
   t.equal(up.requests.length, 2)
 
-  // Never answers. undici checks header timeouts on a ~1 s tick, so the 504 comes within about a second.
+  // Never answers.
   const slow = await startUpstream(t, () => {})
   const app2 = await build(t, { config: { services: { svc: { urls: [slow.url], retries: 2, timeout: 50 } }, routes: [{ path: '/api/*', service: 'svc', upstreamPath: '/*' }] } })
   const res = await app2.inject({ url: '/api/x' })
@@ -266,7 +266,7 @@ t.test('all targets down: 503 unavailable, then fast 503s with Retry-After once 
   t.same(health.json().services, { svc: { status: 'down', targets: 2, available: 0, circuit: 'open' } })
   const ready = await app.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503)
-  t.match(ready.json().checks['service:svc'], { status: 'down', error: /none of 2 target\(s\) can take requests/, detail: { targets: [{ circuit: 'open' }, { circuit: 'open' }] } })
+  t.match(ready.json().checks['service:svc'], { status: 'down', error: /none of 2 targets can take requests: .* circuit open; .* circuit open/, detail: { targets: [{ circuit: 'open' }, { circuit: 'open' }] } })
 })
 
 t.test('all targets unhealthy by active checks: 503 without Retry-After', async (t) => {
