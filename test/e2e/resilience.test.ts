@@ -382,3 +382,39 @@ t.test('app.close() finishes with health checks and registry refresh running', a
   await new Promise(resolve => setTimeout(resolve, 30))
   t.equal(up.requests.length, seen, 'no probe after close')
 })
+
+t.test('metrics and logs: upstream timings, errors by kind, circuit states, state changes logged', async (t) => {
+  const { buildApp } = await import('../../app.ts')
+  const { testEnv, testConfig } = await import('../helper.ts')
+  const { Writable } = await import('node:stream')
+  const up = await startUpstream(t, ok)
+  const dead = `http://127.0.0.1:${await freePort()}`
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({ write (chunk, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb() } })
+  const app = await buildApp({ env: testEnv(), config: testConfig(service([up.url, dead], { circuitBreaker: { failureThreshold: 1, resetTimeout: '1m' } })), logger: { level: 'info', stream } })
+  t.teardown(() => app.close())
+  const seen = { requests: [] as Array<[string, string, number]>, errors: [] as string[], circuits: undefined as undefined | (() => unknown) }
+  app.metrics = {
+    ...app.metrics,
+    upstreamRequest: (service, target, seconds) => { seen.requests.push([service, target, seconds]) },
+    upstreamError: (service, kind) => { seen.errors.push(`${service}:${kind}`) },
+    observeCircuits: (collect) => { seen.circuits = collect }
+  }
+  await app.ready()
+  t.equal((await app.inject({ url: '/api/x' })).statusCode, 200)
+  t.equal((await app.inject({ url: '/api/x' })).statusCode, 503, 'the dead target: refused')
+  t.equal((await app.inject({ url: '/api/x' })).statusCode, 200, 'the dead target is ejected')
+  t.equal(seen.requests.length, 2)
+  t.equal(seen.requests[0][0], 'svc')
+  t.equal(seen.requests[0][1], up.url)
+  t.ok(seen.requests[0][2] > 0 && seen.requests[0][2] < 5, 'seconds to headers')
+  t.same(seen.errors, ['svc:unavailable'])
+  t.same(seen.circuits?.(), [{ service: 'svc', target: up.url, state: 'closed' }, { service: 'svc', target: dead, state: 'open' }])
+  const opened = lines.find(l => l.msg === `circuit of svc target ${dead} opened`)
+  t.match(opened, { level: 40, service: 'svc', target: dead, from: 'closed', to: 'open', consecutiveFailures: 1 })
+
+  // Every target open: the fast fail is counted as circuit-open.
+  app.upstreams.pool('svc').onFailure(app.upstreams.pool('svc').targets[0], performance.now())
+  t.equal((await app.inject({ url: '/api/x' })).statusCode, 503)
+  t.equal(seen.errors.at(-1), 'svc:circuit-open')
+})
