@@ -1,6 +1,7 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import type { ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { build, freePort, REDIS_URL, startUpstream, uniquePrefix, type TestContext, type Upstream, type UpstreamHandler } from '../helper.ts'
@@ -291,20 +292,39 @@ t.test('timeouts count against the breaker and answer 504', async (t) => {
 
 t.test('a client that gives up does not count against the target and frees the half-open probe', async (t) => {
   const { listen } = await import('../helper.ts')
-  let hold = true
-  const up = await startUpstream(t, (req, res, body) => { if (!hold) ok(req, res, body) })
-  const { app, url } = await listen(t, { config: service([up.url], { circuitBreaker: { failureThreshold: 1, resetTimeout: '1m' } }) })
-  const controller = new AbortController()
-  const pending = fetch(`${url}/api/x`, { signal: controller.signal }).catch(() => 'aborted')
-  await until(() => up.requests.length === 1)
+  let held: ServerResponse | undefined
+  let calls = 0
+  const up = await startUpstream(t, (req, res, body) => {
+    calls++
+    if (calls === 1) status(503)(req, res, body)
+    else if (calls === 2) held = res
+    else ok(req, res, body)
+  })
+  const { app, url } = await listen(t, { config: service([up.url], { circuitBreaker: { failureThreshold: 1, resetTimeout: 100 } }) })
   const target = app.upstreams.pool('svc').targets[0]
+  t.equal((await app.inject({ url: '/api/x' })).statusCode, 503)
+  t.equal(target.breaker.state, 'open')
+  await until(() => target.breaker.canPass(performance.now()))
+
+  const controller = new AbortController()
+  const pending = fetch(`${url}/api/probe`, { signal: controller.signal }).catch(() => 'aborted')
+  await until(() => up.requests.length === 2)
+  t.equal(target.breaker.state, 'half-open', 'this request is the probe')
   t.equal(target.active, 1)
+  t.notOk(target.breaker.canPass(performance.now()), 'one probe at a time')
   controller.abort()
   t.equal(await pending, 'aborted')
   await until(() => target.active === 0)
-  t.equal(target.breaker.state, 'closed', 'no verdict against the target')
-  hold = false
+  t.equal(target.breaker.state, 'half-open', 'no verdict against the target')
+  t.ok(target.breaker.canPass(performance.now()), 'the probe slot is free again')
+
+  t.equal((await app.inject({ url: '/api/x' })).statusCode, 200, 'the next request probes and succeeds')
+  t.equal(target.breaker.state, 'closed')
+  // The upstream answers the abandoned request late: nothing is counted twice.
+  held!.end('late')
   t.equal((await app.inject({ url: '/api/x' })).statusCode, 200)
+  t.equal(target.active, 0)
+  t.equal(target.breaker.state, 'closed')
 })
 
 async function admin (t: TestContext, config: object, env: Record<string, string> = {}): Promise<FastifyInstance> {
