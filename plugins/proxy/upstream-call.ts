@@ -55,7 +55,7 @@ export class UpstreamCall {
         this.pool.onAbandon(target)
         return
       }
-      this.dispatch(request, reply, target)
+      this.dispatch(request, reply, target, performance.now())
     }
   }
 
@@ -66,7 +66,7 @@ export class UpstreamCall {
     const target = this.pool.pick(now)
     if (target === null) throw this.noTargetError(now)
     request.upstreamPath = path
-    this.dispatch(request, reply, target)
+    this.dispatch(request, reply, target, now)
   }
 
   /** Route hook: the client went away before the upstream answered; free the target without a verdict. */
@@ -78,10 +78,10 @@ export class UpstreamCall {
     this.pool.onAbandon(target)
   }
 
-  private dispatch (request: FastifyRequest, reply: FastifyReply, target: Target): void {
+  private dispatch (request: FastifyRequest, reply: FastifyReply, target: Target, now: number): void {
     target.active++
     request.upstreamTarget = target
-    request.upstreamStarted = performance.now()
+    request.upstreamStarted = now
     const raw = request.rawBody
     reply.from(target.url + request.upstreamPath, raw === undefined
       ? this.fromOptions

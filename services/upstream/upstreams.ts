@@ -174,6 +174,13 @@ export class Upstreams {
     })
   }
 
+  /** One word per service, as `/metrics` JSON shows it (see TargetPool.circuitState). */
+  serviceCircuits (): Record<string, CircuitState> {
+    const out: Record<string, CircuitState> = {}
+    for (const [name, pool] of this.pools) out[name] = pool.circuitState()
+    return out
+  }
+
   circuits (): Array<{ service: string, target: string, state: CircuitState }> {
     const out: Array<{ service: string, target: string, state: CircuitState }> = []
     for (const pool of this.pools.values()) {

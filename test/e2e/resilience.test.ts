@@ -265,6 +265,7 @@ t.test('all targets down: 503 unavailable, then fast 503s with Retry-After once 
   const health = await app.inject({ url: '/health' })
   t.equal(health.statusCode, 200, 'liveness is not about upstreams')
   t.same(health.json().services, { svc: { status: 'down', targets: 2, available: 0, circuit: 'open' } })
+  t.same(app.upstreams.serviceCircuits(), { svc: 'open' }, 'the word /metrics JSON shows')
   const ready = await app.inject({ url: '/health/ready' })
   t.equal(ready.statusCode, 503)
   t.match(ready.json().checks['service:svc'], { status: 'down', error: /none of 2 targets can take requests: .* circuit open; .* circuit open/, detail: { targets: [{ circuit: 'open' }, { circuit: 'open' }] } })
