@@ -9,10 +9,14 @@ import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
 import upstream from './plugins/upstream/index.ts'
+import cache from './plugins/cache/index.ts'
+import adminCacheRoutes from './routes/admin-cache.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
 import adminServices from './routes/admin-services.ts'
+import metrics from './plugins/metrics/index.ts'
+import metricsRoute from './routes/metrics.ts'
 import { noopMetrics, type GatewayMetrics } from './services/metrics/types.ts'
 
 declare module 'fastify' {
@@ -32,7 +36,8 @@ export interface AppOptions {
 // Headers that carry credentials never reach a log line.
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie'
+  'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie',
+  'headers["x-api-key"]', 'headers["proxy-authorization"]'
 ]
 
 /**
@@ -73,11 +78,13 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('metrics', noopMetrics)
 
   // Per-request concerns, in Kong's priority order: each must see the request before the next.
-  // metrics (issue 8)
+  // metrics (issue 8): first, so its onRoute sees every route and its onResponse every request
+  await app.register(metrics)
   // tracking (issue 6): records every outcome below it, so it comes first
   // auth (issue 3): identity for everything after it
   // rate limit (issue 4): keyed by identity
   // cache (issue 5): keyed by identity, answers before the proxy
+  await app.register(cache, { ttl: env.CACHE_TTL, maxEntrySize: env.CACHE_MAX_ENTRY, maxMemory: env.CACHE_MAX_MEMORY, keyPrefix: env.REDIS_KEY_PREFIX })
 
   // resilience (issue 7): targets, balancing, breakers, health checks, registry; read by the proxy,
   // /health, /metrics and /admin, so it sits outside the proxy's encapsulated context.
@@ -85,6 +92,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)
   await app.register(healthRoutes)
-  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminServices] })
+  await app.register(metricsRoute)
+  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes, adminServices] })
   return app
 }

@@ -34,6 +34,13 @@ export const EnvSchema = Type.Object({
   // shared stores
   REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
+  // cache (issue 5)
+  CACHE_TTL: duration('TTL of a route with `cache: true` (a route may set its own `cache.ttl`)', '5m'),
+  CACHE_MAX_ENTRY: size('Responses with a larger body are not cached (streamed as usual)', '1mb'),
+  CACHE_MAX_MEMORY: size('Bound of the in-process cache (LRU by bytes) used when REDIS_URL is unset', '64mb'),
+  // observability (read by the OpenTelemetry SDK in tracing.ts from process.env; validated here)
+  OTEL_EXPORTER_OTLP_ENDPOINT: url('OTLP collector base URL (e.g. http://jaeger:4318); unset = tracing off', ['http:', 'https:']),
+  OTEL_SERVICE_NAME: str('Service name on every span', 'portico'),
   // resilience (issue 7)
   REGISTRY_REFRESH_INTERVAL: duration('How often each instance re-reads the service registry (targets registered at run time)', '1s')
 }, { additionalProperties: true })

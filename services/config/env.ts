@@ -16,6 +16,12 @@ export interface GatewayEnv {
   SHUTDOWN_TIMEOUT: number
   REDIS_URL?: string
   REDIS_KEY_PREFIX: string
+  CACHE_TTL: number
+  CACHE_MAX_ENTRY: number
+  CACHE_MAX_MEMORY: number
+  /** Tracing is on when set; the SDK (tracing.ts) reads it and the other OTEL_* from process.env. */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string
+  OTEL_SERVICE_NAME: string
   REGISTRY_REFRESH_INTERVAL: number
 }
 

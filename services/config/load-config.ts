@@ -9,6 +9,7 @@ import addFormats from 'ajv-formats'
 import { ConfigFileSchema, HTTP_METHODS, type ConfigFile, type RouteFile } from '../../schemas/config.ts'
 import { ConfigError } from './config-error.ts'
 import { parseDuration, parseSize } from './units.ts'
+import { cacheConfigProblems, normaliseCache, type RouteCacheConfig } from '../cache/route-config.ts'
 
 export type HttpMethod = typeof HTTP_METHODS[number]
 
@@ -51,6 +52,8 @@ export interface RouteConfig {
   description?: string
   tags: string[]
   schema?: RouteFile['schema']
+  cache?: RouteCacheConfig
+  invalidates?: string[]
 }
 
 export interface GatewayConfig {
@@ -101,28 +104,28 @@ function schemaProblems (raw: unknown): string[] {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return ['(top level): expected an object with `services` and `routes`']
   const seen = new Set<string>()
   const problems: string[] = []
-  collectProblems(ConfigFileSchema, raw, '', seen, problems)
+  for (const error of expandUnions(Value.Errors(ConfigFileSchema, raw))) {
+    const message = describe(error)
+    // One message per place: a union that fails reports each of its branches too.
+    if (message === undefined || [...seen].some(p => error.path.startsWith(p + '/') || error.path === p)) continue
+    seen.add(error.path)
+    problems.push(`${formatPath(error.path)}: ${message}`)
+  }
   return problems
 }
 
-function collectProblems (schema: TSchema, value: unknown, base: string, seen: Set<string>, problems: string[]): void {
-  for (const error of Value.Errors(schema, value)) {
-    const path = base + error.path
-    // One message per place: a union that fails reports each of its branches too.
-    if ([...seen].some(p => path.startsWith(p + '/') || path === p)) continue
-    // `false | { ... }` given an object: the object branch's own errors name the exact field.
-    const objectBranch = error.type === ValueErrorType.Union && error.value !== null && typeof error.value === 'object' && !Array.isArray(error.value)
-      ? (error.schema.anyOf as TSchema[]).find(s => s.type === 'object')
-      : undefined
-    if (objectBranch !== undefined) {
-      collectProblems(objectBranch, error.value, path, seen, problems)
-      seen.add(path)
-      continue
+// `cache: { ttl: 'soon' }` fails the union `true | false | {...}` as a whole; report what is wrong
+// inside the object branch instead, so the message names `routes[1].cache.ttl`.
+function * expandUnions (errors: Iterable<ValueError>): Generator<ValueError> {
+  for (const error of errors) {
+    if (error.type === ValueErrorType.Union && error.value !== null && typeof error.value === 'object' && !Array.isArray(error.value)) {
+      const branch = ((error.schema.anyOf as TSchema[] | undefined) ?? []).findIndex(s => s.type === 'object')
+      if (branch !== -1) {
+        yield * expandUnions(error.errors[branch])
+        continue
+      }
     }
-    const message = describe(error)
-    if (message === undefined) continue
-    seen.add(path)
-    problems.push(`${formatPath(path)}: ${message}`)
+    yield error
   }
 }
 
@@ -169,6 +172,7 @@ function semanticProblems (config: ConfigFile): string[] {
       if (first !== undefined) problems.push(`${at}: ${key} is already declared by routes[${first}]`)
       else seenRoutes.set(key, i)
     }
+    problems.push(...cacheConfigProblems(route, at, paramNames(route.path)))
     for (const [part, schema] of Object.entries(route.schema ?? {})) {
       const schemas = part === 'response' ? Object.entries(schema as Record<string, object>).map(([code, s]) => [`response.${code}`, s] as const) : [[part, schema] as const]
       for (const [name, s] of schemas) {
@@ -244,7 +248,9 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     summary: r.summary,
     description: r.description,
     tags: r.tags ?? [r.service],
-    schema: r.schema
+    schema: r.schema,
+    cache: normaliseCache(r.cache),
+    invalidates: r.invalidates
   }))
   return { file, services, routes }
 }
