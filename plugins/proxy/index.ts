@@ -9,6 +9,7 @@ import { TimedDispatcher } from '../../services/proxy/timed-dispatcher.ts'
 import { PathTraversalError } from '../../errors.ts'
 import { parseProxiedBody } from './request-body.ts'
 import { decorateUpstreamCall, UpstreamCall } from './upstream-call.ts'
+import upstream from '../upstream/index.ts'
 
 export interface ProxyPluginOptions {
   config: GatewayConfig
@@ -20,6 +21,7 @@ export interface ProxyPluginOptions {
 
 const DEFAULT_CONNECTIONS_PER_ORIGIN = 128
 const KEEP_ALIVE_TIMEOUT_MS = 30_000
+const DEFAULT_REGISTRY_REFRESH_MS = 1000
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded.
 // reply-from already drops `connection`, the headers it lists, and `transfer-encoding`.
@@ -45,7 +47,12 @@ export default async function proxy (app: FastifyInstance, opts: ProxyPluginOpti
   app.addContentTypeParser('*', parseProxiedBody)
   decorateUpstreamCall(app)
 
-  // Targets, balancing, breakers and retries live in app.upstreams (plugins/upstream, issue 7).
+  // Targets, balancing, breakers and retries live in app.upstreams (plugins/upstream, issue 7),
+  // registered by app.ts at the root so /health, /metrics and /admin see it. A proxy assembled
+  // without it (a plugin test) gets its own, in-process, inside this context.
+  if (!app.hasDecorator('upstreams')) {
+    await app.register(upstream, { config: opts.config, upstreamTimeout: opts.upstreamTimeout, registryRefreshInterval: DEFAULT_REGISTRY_REFRESH_MS })
+  }
   for (const route of opts.config.routes) {
     for (const options of routeOptions(app, route, opts.config.services[route.service], app.upstreams.pool(route.service), opts)) app.route(options)
   }

@@ -69,13 +69,18 @@ export class UpstreamCall {
     this.dispatch(request, reply, target, now)
   }
 
-  /** Route hook: the client went away before the upstream answered; free the target without a verdict. */
-  onRequestAbort (request: FastifyRequest): void {
+  /**
+   * Route hook, callback style so that other concerns' abort hooks run after it: the client went
+   * away before the upstream answered; free the target without a verdict.
+   */
+  onRequestAbort (request: FastifyRequest, done: () => void): void {
     const target = request.upstreamTarget
-    if (target === null) return
-    request.upstreamTarget = null
-    target.active--
-    this.pool.onAbandon(target)
+    if (target !== null) {
+      request.upstreamTarget = null
+      target.active--
+      this.pool.onAbandon(target)
+    }
+    done()
   }
 
   private dispatch (request: FastifyRequest, reply: FastifyReply, target: Target, now: number): void {

@@ -17,8 +17,11 @@ export interface UpstreamPluginOptions {
   upstreamTimeout: number
   /** How often the registry is re-read, ms. */
   registryRefreshInterval: number
-  /** REDIS_KEY_PREFIX: registry keys are `<prefix>:registry:<service>`. */
-  keyPrefix: string
+  /**
+   * REDIS_KEY_PREFIX: registry keys are `<prefix>:registry:<service>`. Without it the registry
+   * stays in this process even when Redis is there (the proxy's stand-alone fallback).
+   */
+  keyPrefix?: string
 }
 
 /**
@@ -27,7 +30,7 @@ export interface UpstreamPluginOptions {
  * checks, registry refresh) starts on ready and stops on close.
  */
 async function upstreamPlugin (app: FastifyInstance, opts: UpstreamPluginOptions): Promise<void> {
-  const registry: TargetRegistryStore = app.storeIsShared
+  const registry: TargetRegistryStore = app.storeIsShared && opts.keyPrefix !== undefined
     ? new RedisRegistryStore(app.redis, `${opts.keyPrefix}:registry:`)
     : new MemoryRegistryStore()
   const upstreams = new Upstreams({

@@ -8,7 +8,10 @@ t.test('the example config caches the products list and a POST invalidates it', 
   const services = await startExampleServices({ users: 0, products: 0, orders: 0, auth: 0 })
   t.teardown(services.close)
   const config = parse(readFileSync(exampleConfigPath, 'utf8'))
-  for (const [name, service] of Object.entries(config.services) as Array<[string, { url: string }]>) service.url = services.urls[name]
+  for (const [name, service] of Object.entries(config.services) as Array<[string, { url?: string, urls?: string[] }]>) {
+    if (service.urls) service.urls = [services.urls[name]]
+    else service.url = services.urls[name]
+  }
   const app = await build(t, { config })
 
   const first = await app.inject('/api/products')
