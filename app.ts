@@ -8,6 +8,7 @@ import readiness from './plugins/readiness/index.ts'
 import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
+import rateLimit from './plugins/rate-limit/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
@@ -75,6 +76,13 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // tracking (issue 6): records every outcome below it, so it comes first
   // auth (issue 3): identity for everything after it
   // rate limit (issue 4): keyed by identity
+  await app.register(rateLimit, {
+    max: env.RATE_LIMIT_MAX,
+    window: env.RATE_LIMIT_WINDOW,
+    tiers: env.RATE_LIMIT_TIERS,
+    algorithm: env.RATE_LIMIT_ALGORITHM,
+    keyPrefix: env.REDIS_KEY_PREFIX
+  })
   // cache (issue 5): keyed by identity, answers before the proxy
 
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })

@@ -13,3 +13,5 @@ export const InvalidBodyError = createError('PORTICO_ERR_INVALID_BODY', 'body is
 export const PathTraversalError = createError('PORTICO_ERR_PATH_TRAVERSAL', 'path must not contain dot-segments', 400)
 export const RouteNotFoundError = createError('PORTICO_ERR_NOT_FOUND', 'Route %s:%s not found', 404)
 export const AdminUnauthorizedError = createError('PORTICO_ERR_ADMIN_UNAUTHORIZED', 'a valid admin bearer token is required', 401)
+export const RateLimitedError = createError('PORTICO_ERR_RATE_LIMITED', 'rate limit exceeded, retry in %s', 429)
+export const RateLimitStoreUnavailableError = createError('PORTICO_ERR_RATE_LIMIT_STORE', 'rate limit store unavailable', 503)

@@ -26,6 +26,17 @@ export const RouteSchemaSchema = Type.Object({
   response: Type.Optional(Type.Record(Type.String({ pattern: '^([1-5][0-9][0-9]|[1-5]XX|default)$' }), JsonSchemaObject, { expected: 'an object of status codes (200, 4XX, default) to JSON Schemas' }))
 }, { additionalProperties: false, description: 'JSON Schemas that validate the request and feed /docs' })
 
+// rate limit (issue 4): `rateLimit: { max, window, key }` or `false`
+export const RATE_LIMIT_KEY_PATTERN = "^(ip|user|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"
+export const RouteRateLimitSchema = Type.Union([
+  Type.Object({
+    max: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests per window per client on this route; replaces the tier limits', expected: 'an integer of at least 1' })),
+    window: Type.Optional(Duration({ description: 'Window of this route; overrides RATE_LIMIT_WINDOW' })),
+    key: Type.Optional(Type.String({ pattern: RATE_LIMIT_KEY_PATTERN, description: 'Who is counted: user (default; the client IP when anonymous), ip, or header:<name>', expected: 'user, ip or header:<name>' }))
+  }, { additionalProperties: false }),
+  Type.Literal(false)
+], { description: 'Rate limit of this route; `false` = none. Default: RATE_LIMIT_MAX / RATE_LIMIT_TIERS per RATE_LIMIT_WINDOW, keyed by user', expected: 'an object with max, window, key, or false' })
+
 export const RouteSchema = Type.Object({
   path: Type.String({ pattern: '^/', description: 'Fastify path: `/api/users/:id`, or `/api/files/*` for a prefix', expected: 'a path starting with /' }),
   methods: Type.Optional(Type.Array(Type.Union(HTTP_METHODS.map(m => Type.Literal(m))), { minItems: 1, uniqueItems: true, description: 'HTTP methods; default all', expected: `a non-empty list of ${HTTP_METHODS.join(', ')}` })),
@@ -36,7 +47,8 @@ export const RouteSchema = Type.Object({
   summary: Type.Optional(Type.String({ description: 'One line for /docs' })),
   description: Type.Optional(Type.String({ description: 'Longer text for /docs' })),
   tags: Type.Optional(Type.Array(Type.String(), { description: 'OpenAPI tags; default the service name' })),
-  schema: Type.Optional(RouteSchemaSchema)
+  schema: Type.Optional(RouteSchemaSchema),
+  rateLimit: Type.Optional(RouteRateLimitSchema)
 }, { additionalProperties: false })
 
 export const ConfigFileSchema = Type.Object({

@@ -33,8 +33,13 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT: duration('How long SIGTERM waits for in-flight requests before closing anyway', '10s'),
   // shared stores
   REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
-  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway')
+  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
+  // rate limit (issue 4)
+  RATE_LIMIT_MAX: int('Requests per window per client, for any tier RATE_LIMIT_TIERS does not name', '100', 1),
+  RATE_LIMIT_WINDOW: duration('The rate-limit window (a route may set its own)', '1m'),
+  RATE_LIMIT_TIERS: Type.Optional(Type.String({ description: 'Requests per window per identity tier: no identity = anonymous, identity without a tier = default', default: 'anonymous:50,premium:1000', kind: 'tiers', expected: 'a comma list of tier:max (max at least 1), like anonymous:50,premium:1000' })),
+  RATE_LIMIT_ALGORITHM: Type.Optional(Type.String({ description: 'fixed-window (a counter per window) or gcra (a smooth token bucket: no 2x burst at window edges)', default: 'fixed-window', pattern: '^(fixed-window|gcra)$', kind: 'string', expected: 'fixed-window or gcra' }))
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>
-export type EnvField = TSchema & { kind: 'string' | 'duration' | 'size' | 'boolean' | 'integer' | 'url', expected?: string, protocols?: string[] }
+export type EnvField = TSchema & { kind: 'string' | 'duration' | 'size' | 'boolean' | 'integer' | 'url' | 'tiers', expected?: string, protocols?: string[] }

@@ -1,6 +1,8 @@
 import { EnvSchema, type EnvField } from '../../schemas/env.ts'
 import { parseDuration, parseSize } from './units.ts'
 import { ConfigError } from './config-error.ts'
+import { parseTiers } from '../rate-limit/tiers.ts'
+import type { RateLimitAlgorithm } from '../rate-limit/types.ts'
 
 /** The decoded environment: durations in ms, sizes in bytes, booleans and integers as such. */
 export interface GatewayEnv {
@@ -16,6 +18,11 @@ export interface GatewayEnv {
   SHUTDOWN_TIMEOUT: number
   REDIS_URL?: string
   REDIS_KEY_PREFIX: string
+  RATE_LIMIT_MAX: number
+  RATE_LIMIT_WINDOW: number
+  /** Tier name → max per window. */
+  RATE_LIMIT_TIERS: Record<string, number>
+  RATE_LIMIT_ALGORITHM: RateLimitAlgorithm
 }
 
 /** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */
@@ -55,6 +62,10 @@ function decode (field: EnvField, value: string): unknown {
       } catch {
         return undefined
       }
+    }
+    case 'tiers': {
+      const parsed = parseTiers(value)
+      return 'tiers' in parsed ? parsed.tiers : undefined
     }
     default: return value
   }

@@ -30,6 +30,17 @@ export interface RouteConfig {
   description?: string
   tags: string[]
   schema?: RouteFile['schema']
+  /** undefined = the env defaults; false = not limited. */
+  rateLimit?: RouteRateLimit | false
+}
+
+/** A route's own rate limit; absent fields take the env defaults. */
+export interface RouteRateLimit {
+  max?: number
+  /** ms */
+  window?: number
+  /** `user` | `ip` | `header:<name>` */
+  key?: string
 }
 
 export interface GatewayConfig {
@@ -174,7 +185,10 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     summary: r.summary,
     description: r.description,
     tags: r.tags ?? [r.service],
-    schema: r.schema
+    schema: r.schema,
+    rateLimit: r.rateLimit === undefined || r.rateLimit === false
+      ? r.rateLimit
+      : { max: r.rateLimit.max, window: optional(r.rateLimit.window, parseDuration), key: r.rateLimit.key }
   }))
   return { file, services, routes }
 }
