@@ -91,7 +91,7 @@ function schemaProblems (raw: unknown): string[] {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return ['(top level): expected an object with `services` and `routes`']
   const seen = new Set<string>()
   const problems: string[] = []
-  for (const error of Value.Errors(ConfigFileSchema, raw)) {
+  for (const error of [...Value.Errors(ConfigFileSchema, raw)].flatMap(objectBranchErrors)) {
     const message = describe(error)
     // One message per place: a union that fails reports each of its branches too.
     if (message === undefined || [...seen].some(p => error.path.startsWith(p + '/') || error.path === p)) continue
@@ -99,6 +99,19 @@ function schemaProblems (raw: unknown): string[] {
     problems.push(`${formatPath(error.path)}: ${message}`)
   }
   return problems
+}
+
+/**
+ * `x: false | { ... }` given an object: the object branch's own errors (`routes[0].rateLimit.key`)
+ * say more than "expected an object or false".
+ */
+function objectBranchErrors (error: ValueError): ValueError[] {
+  if (error.type !== ValueErrorType.Union || error.value === null || typeof error.value !== 'object' || Array.isArray(error.value)) return [error]
+  const branches = (error.schema.anyOf as TSchema[] | undefined) ?? []
+  const objects = branches.flatMap((b, i) => b.type === 'object' ? [i] : [])
+  if (objects.length !== 1) return [error]
+  const nested = [...error.errors[objects[0]]].flatMap(objectBranchErrors)
+  return nested.length > 0 ? nested : [error]
 }
 
 function describe (error: ValueError): string | undefined {
