@@ -26,11 +26,18 @@ async function main (): Promise<void> {
     return fail(err)
   }
 
-  const app = await buildApp({
-    env,
-    config,
-    logger: { level: env.LOG_LEVEL, redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' } }
-  })
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp({
+      env,
+      config,
+      logger: { level: env.LOG_LEVEL, redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' } }
+    })
+    await app.ready()
+  } catch (err) {
+    await examples?.close()
+    return fail(err)
+  }
 
   let closing = false
   const shutdown = (signal: string) => {
