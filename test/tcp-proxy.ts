@@ -8,7 +8,9 @@ export interface TcpProxy {
   url (target: string): string
   /** Drops every open connection and resets new ones until `heal()`: the target looks down. */
   cut (): void
-  /** Forwards again. */
+  /** Keeps every connection open but forwards nothing (a hung peer, a dropped route) until `heal()`. */
+  stall (): void
+  /** Forwards again (re-joins stalled connections). */
   heal (): void
   /** Connections accepted and forwarded so far. */
   readonly connections: number
@@ -22,7 +24,9 @@ export interface TcpProxy {
  */
 export async function startTcpProxy (t: TestContext, targetHost: string, targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>()
+  const pairs = new Set<[Socket, Socket]>()
   let isCut = false
+  let isStalled = false
   let connections = 0
   const server = net.createServer((client) => {
     if (isCut) {
@@ -31,19 +35,25 @@ export async function startTcpProxy (t: TestContext, targetHost: string, targetP
     }
     connections++
     const upstream = net.connect(targetPort, targetHost)
+    const pair: [Socket, Socket] = [client, upstream]
     open.add(client)
     open.add(upstream)
+    pairs.add(pair)
     const drop = () => {
       client.destroy()
       upstream.destroy()
       open.delete(client)
       open.delete(upstream)
+      pairs.delete(pair)
     }
     client.on('error', drop).on('close', drop)
     upstream.on('error', drop).on('close', drop)
+    if (!isStalled) join(pair)
+  })
+  const join = ([client, upstream]: [Socket, Socket]) => {
     client.pipe(upstream)
     upstream.pipe(client)
-  })
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
   const cutAll = () => {
@@ -69,8 +79,21 @@ export async function startTcpProxy (t: TestContext, targetHost: string, targetP
       isCut = true
       cutAll()
     },
+    stall () {
+      isStalled = true
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
+    },
     heal () {
       isCut = false
+      if (isStalled) {
+        isStalled = false
+        for (const pair of pairs) join(pair)
+      }
     },
     get connections () { return connections },
     close

@@ -47,7 +47,10 @@ async function redisPlugin (app: FastifyInstance, opts: RedisPluginOptions): Pro
   // ioredis emits 'error' on every failed reconnect; without a listener Node prints each one.
   client.on('error', (err: Error) => app.log.debug({ err }, 'redis connection error'))
   await connectOrExplain(client, opts.url)
-  await app.register(fastifyRedis, { client, closeClient: true })
+  // Closed here, not by @fastify/redis: its QUIT rejects while Redis is unreachable, which would
+  // fail app.close() and leave ioredis reconnecting forever.
+  await app.register(fastifyRedis, { client, closeClient: false })
+  app.addHook('onClose', async () => { await client.quit().catch(() => client.disconnect()) })
   app.decorate('store', new RedisStore(app.redis, `${opts.keyPrefix}:`))
   app.decorate('storeIsShared', true)
   app.readiness.add('redis', async () => { await app.redis.ping() })

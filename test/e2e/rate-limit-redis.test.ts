@@ -96,3 +96,46 @@ t.test('Redis unreachable mid-test: requests pass, one warning, counted; limits 
   t.match(storeLines()[1].msg, /available again/)
   t.equal((await app.inject({ url: '/health' })).json().rateLimit.storeAvailable, true)
 })
+
+t.test('Redis hung (connection open, no answer): a request waits at most the command timeout, then passes', { skip }, async (t) => {
+  const upstream = await startUpstream(t)
+  const prefix = await redisPrefix(t, 'rl-hung')
+  const target = new URL(REDIS_URL!)
+  const proxy = await startTcpProxy(t, target.hostname, Number(target.port || 6379))
+  let storeErrors = 0
+  const app = await buildRateLimitApp(t, {
+    config: config(upstream.url),
+    env: { REDIS_URL: proxy.url(REDIS_URL!), REDIS_KEY_PREFIX: prefix, RATE_LIMIT_TIERS: 'anonymous:1' },
+    metrics: { storeError: () => { storeErrors++ } }
+  })
+  t.same([(await app.inject({ url: '/api/a' })).statusCode, (await app.inject({ url: '/api/a' })).statusCode], [200, 429])
+  proxy.stall()
+  const started = performance.now()
+  const res = await app.inject({ url: '/api/a' })
+  const waited = performance.now() - started
+  t.equal(res.statusCode, 200, 'passes once the command times out')
+  t.ok(waited >= 900 && waited < 2000, `waited ${Math.round(waited)} ms (the 1 s command timeout)`)
+  t.equal(storeErrors, 1)
+  proxy.heal()
+  t.equal((await app.inject({ url: '/api/a' })).statusCode, 429, 'limited again on the same connection')
+})
+
+t.test('failOpen: false answers 503 while the store is down', { skip }, async (t) => {
+  const upstream = await startUpstream(t)
+  const prefix = await redisPrefix(t, 'rl-closed')
+  const target = new URL(REDIS_URL!)
+  const proxy = await startTcpProxy(t, target.hostname, Number(target.port || 6379))
+  const app = await buildRateLimitApp(t, {
+    config: config(upstream.url),
+    env: { REDIS_URL: proxy.url(REDIS_URL!), REDIS_KEY_PREFIX: prefix },
+    plugin: { failOpen: false }
+  })
+  t.equal((await app.inject({ url: '/api/a' })).statusCode, 200)
+  proxy.cut()
+  const res = await app.inject({ url: '/api/a' })
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { statusCode: 503, error: 'Service Unavailable', message: 'rate limit store unavailable', requestId: res.headers['x-request-id'] })
+  t.equal(upstream.requests.length, 1, 'the refused request never reached the upstream')
+  await app.close()
+  t.pass('app.close() finishes while Redis is unreachable')
+})

@@ -30,6 +30,8 @@ export interface RateLimitAppOptions {
   env?: Record<string, string>
   logger?: object | false
   metrics?: Partial<GatewayMetrics>
+  /** Plugin options beyond what the env gives (failOpen, hook). */
+  plugin?: { failOpen?: boolean }
 }
 
 export async function buildRateLimitApp (t: TestContext, opts: RateLimitAppOptions): Promise<FastifyInstance> {
@@ -50,7 +52,8 @@ export async function buildRateLimitApp (t: TestContext, opts: RateLimitAppOptio
     window: env.RATE_LIMIT_WINDOW,
     tiers: env.RATE_LIMIT_TIERS,
     algorithm: env.RATE_LIMIT_ALGORITHM,
-    keyPrefix: env.REDIS_KEY_PREFIX
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    ...opts.plugin
   })
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(healthRoutes)
