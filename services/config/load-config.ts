@@ -9,6 +9,7 @@ import addFormats from 'ajv-formats'
 import { ConfigFileSchema, HTTP_METHODS, type ConfigFile, type RouteFile } from '../../schemas/config.ts'
 import { ConfigError } from './config-error.ts'
 import { parseDuration, parseSize } from './units.ts'
+import type { RouteRateLimit } from '../rate-limit/types.ts'
 
 export type HttpMethod = typeof HTTP_METHODS[number]
 
@@ -30,17 +31,8 @@ export interface RouteConfig {
   description?: string
   tags: string[]
   schema?: RouteFile['schema']
-  /** undefined = the env defaults; false = not limited. */
+  /** rate limit (issue 4): undefined = the env defaults; false = not limited. */
   rateLimit?: RouteRateLimit | false
-}
-
-/** A route's own rate limit; absent fields take the env defaults. */
-export interface RouteRateLimit {
-  max?: number
-  /** ms */
-  window?: number
-  /** `user` | `ip` | `header:<name>` */
-  key?: string
 }
 
 export interface GatewayConfig {

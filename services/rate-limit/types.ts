@@ -32,3 +32,12 @@ export interface RateLimitStore {
   /** Releases what the store owns (memory; a Redis client stays its creator's). */
   close (): Promise<void>
 }
+
+/** A route's own rate limit (config file `rateLimit`); absent fields take the env defaults. */
+export interface RouteRateLimit {
+  max?: number
+  /** ms */
+  window?: number
+  /** `user` | `ip` | `header:<name>` */
+  key?: string
+}
