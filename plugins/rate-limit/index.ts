@@ -151,9 +151,10 @@ export function keyGenerator (key: string): KeyGenerator {
 function describeLimit (max: number | undefined, windowMs: number, key: string, options: RateLimitOptions): string {
   const per = formatWindow(windowMs)
   const who = key === 'user' ? 'user (client IP when anonymous)' : key === 'ip' ? 'client IP' : `\`${key.slice('header:'.length)}\` header value (client IP without it)`
-  const limit = max !== undefined
-    ? `${max} requests per ${per}`
-    : `by tier, per ${per}: ${Object.entries(options.tiers).map(([tier, n]) => `${tier} ${n}`).join(', ')}${Object.keys(options.tiers).length ? ', any other' : 'every tier'} ${options.max}`
+  const tiers = Object.entries(options.tiers)
+  const limit = max !== undefined || tiers.length === 0
+    ? `${max ?? options.max} requests per ${per}`
+    : `by tier, per ${per}: ${tiers.map(([tier, n]) => `${tier} ${n}`).join(', ')}, any other ${options.max}`
   return `Rate limited: ${limit}, counted per ${who} on this route. ` +
     'Every response carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset; a 429 carries Retry-After (seconds).'
 }

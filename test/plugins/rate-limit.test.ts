@@ -184,3 +184,20 @@ t.test('bad values stop start-up with a clear message', async (t) => {
   t.throws(() => testEnv({ RATE_LIMIT_MAX: '0' }), { message: /RATE_LIMIT_MAX: expected an integer from 1/ })
   t.same(testEnv({}).RATE_LIMIT_TIERS, { anonymous: 50, premium: 1000 }, 'the contract default')
 })
+
+t.test('plugin options are checked at registration', async (t) => {
+  const Fastify = (await import('fastify')).default
+  const { default: rateLimit } = await import('../../plugins/rate-limit/index.ts')
+  const { default: requestContext } = await import('../../plugins/request-context/index.ts')
+  const { default: errorHandler } = await import('../../plugins/error-handler/index.ts')
+  const { default: readiness } = await import('../../plugins/readiness/index.ts')
+  const { default: redis } = await import('../../plugins/redis/index.ts')
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(readiness)
+  await app.register(errorHandler)
+  await app.register(requestContext)
+  await app.register(redis, { keyPrefix: 'x' })
+  app.register(rateLimit, { max: 0, window: 1000, tiers: {}, algorithm: 'sliding' as never, keyPrefix: 'x' })
+  await t.rejects(app.ready(), { message: /portico-rate-limit: invalid options: \/max: Expected integer to be greater or equal to 1; \/algorithm: / })
+})
