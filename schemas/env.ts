@@ -36,7 +36,7 @@ export const EnvSchema = Type.Object({
   REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
   // rate limit (issue 4)
   RATE_LIMIT_MAX: int('Requests per window per client, for any tier RATE_LIMIT_TIERS does not name', '100', 1),
-  RATE_LIMIT_WINDOW: duration('The rate-limit window (a route may set its own)', '1m'),
+  RATE_LIMIT_WINDOW: Type.Optional(Type.String({ description: 'The rate-limit window (a route may set its own)', default: '1m', pattern: DURATION_PATTERN, kind: 'duration', minimum: 1, expected: 'a duration above 0 like 500ms, 10s, 1m, 1h or a number of milliseconds' })),
   RATE_LIMIT_TIERS: Type.Optional(Type.String({ description: 'Requests per window per identity tier: no identity = anonymous, identity without a tier = default', default: 'anonymous:50,premium:1000', kind: 'tiers', expected: 'a comma list of tier:max (max at least 1), like anonymous:50,premium:1000' })),
   RATE_LIMIT_ALGORITHM: Type.Optional(Type.String({ description: 'fixed-window (a counter per window) or gcra (a smooth token bucket: no 2x burst at window edges)', default: 'fixed-window', pattern: '^(fixed-window|gcra)$', kind: 'string', expected: 'fixed-window or gcra' }))
 }, { additionalProperties: true })

@@ -48,7 +48,10 @@ export function loadEnv (source: Record<string, string | undefined> = process.en
 function decode (field: EnvField, value: string): unknown {
   if (field.pattern && !new RegExp(field.pattern, 'i').test(value)) return undefined
   switch (field.kind) {
-    case 'duration': return nanToUndefined(parseDuration(value))
+    case 'duration': {
+      const ms = parseDuration(value)
+      return Number.isNaN(ms) || ms < ((field.minimum as number | undefined) ?? 0) ? undefined : ms
+    }
     case 'size': return nanToUndefined(parseSize(value))
     case 'boolean': return /^(true|1|yes)$/i.test(value)
     case 'integer': {

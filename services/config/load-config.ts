@@ -143,6 +143,9 @@ function semanticProblems (config: ConfigFile): string[] {
         if (!params.has(name)) problems.push(`${at}.upstreamPath: parameter :${name} is not in the route path ${JSON.stringify(route.path)}`)
       }
     }
+    if (route.rateLimit && route.rateLimit.window !== undefined && parseDuration(route.rateLimit.window) === 0) {
+      problems.push(`${at}.rateLimit.window: expected a duration above 0, got ${JSON.stringify(route.rateLimit.window)}`)
+    }
     for (const method of route.methods ?? HTTP_METHODS) {
       const key = `${method} ${route.path}`
       const first = seenRoutes.get(key)
