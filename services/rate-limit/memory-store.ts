@@ -56,7 +56,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
     const entry = this.entries.get(key)
     const step = gcra(now, entry === undefined ? null : entry.until, windowMs, max)
     if (step.tat !== null) {
-      if (entry === undefined) this.insert(key, { count: 0, until: step.tat })
+      // A full bucket starts afresh, like a new window: re-inserted, so eviction stays oldest-first.
+      if (entry === undefined || entry.until < now) this.insert(key, { count: 0, until: step.tat })
       else entry.until = step.tat
     }
     return step.hit
