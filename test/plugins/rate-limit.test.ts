@@ -120,6 +120,15 @@ t.test('TRUST_PROXY decides whether X-Forwarded-For names the client', async (t)
   }
 })
 
+t.test('IPv6 clients are counted by /64; IPv4-mapped addresses as IPv4', async (t) => {
+  const upstream = await startUpstream(t)
+  const app = await build(t, { config: routes(upstream.url), env: { RATE_LIMIT_TIERS: 'anonymous:2' } })
+  const from = (remoteAddress: string) => app.inject({ url: '/api/a', remoteAddress })
+  t.same(statuses([await from('2001:db8::1'), await from('2001:db8::ffff:2'), await from('2001:db8::3')]), [200, 200, 429], 'one /64')
+  t.equal((await from('2001:db8:0:1::1')).statusCode, 200, 'another /64')
+  t.same(statuses([await from('::ffff:10.1.1.1'), await from('10.1.1.1'), await from('10.1.1.1')]), [200, 200, 429])
+})
+
 t.test('the window resets', async (t) => {
   const upstream = await startUpstream(t)
   const app = await build(t, { config: routes(upstream.url), env: { RATE_LIMIT_TIERS: 'anonymous:2', RATE_LIMIT_WINDOW: '300ms' } })
