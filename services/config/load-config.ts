@@ -133,6 +133,10 @@ function semanticProblems (config: ConfigFile): string[] {
       problems.push(`${at}.service: unknown service ${JSON.stringify(route.service)}; expected one of ${known.length ? known.join(', ') : '(no services defined)'}`)
     }
     const wildcard = route.path.endsWith('*')
+    // rate limit (issue 4)
+    if (route.rateLimit && route.rateLimit.window !== undefined && parseDuration(route.rateLimit.window) === 0) {
+      problems.push(`${at}.rateLimit.window: expected a duration above 0, got ${JSON.stringify(route.rateLimit.window)}`)
+    }
     if (route.path.includes('*') && !wildcard) problems.push(`${at}.path: a wildcard is only allowed as the last character, got ${JSON.stringify(route.path)}`)
     if (route.upstreamPath !== undefined) {
       if (wildcard !== route.upstreamPath.endsWith('*')) {
@@ -142,9 +146,6 @@ function semanticProblems (config: ConfigFile): string[] {
       for (const name of paramNames(route.upstreamPath)) {
         if (!params.has(name)) problems.push(`${at}.upstreamPath: parameter :${name} is not in the route path ${JSON.stringify(route.path)}`)
       }
-    }
-    if (route.rateLimit && route.rateLimit.window !== undefined && parseDuration(route.rateLimit.window) === 0) {
-      problems.push(`${at}.rateLimit.window: expected a duration above 0, got ${JSON.stringify(route.rateLimit.window)}`)
     }
     for (const method of route.methods ?? HTTP_METHODS) {
       const key = `${method} ${route.path}`
