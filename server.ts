@@ -3,6 +3,7 @@ import { loadEnv, type GatewayEnv } from './services/config/env.ts'
 import { loadConfigFile } from './services/config/load-config.ts'
 import { ConfigError } from './services/config/config-error.ts'
 import { exampleConfigPath, startExampleServices } from './examples/services/index.ts'
+import { shutdownTracing } from './services/tracing/shutdown.ts'
 
 /**
  * Reads env and config, builds the app, listens, and shuts down gracefully. User mistakes print
@@ -52,6 +53,8 @@ async function main (): Promise<void> {
     force.unref()
     app.close()
       .then(() => examples?.close())
+      // Spans still buffered by tracing (tracing.ts) are exported before the process exits.
+      .then(() => shutdownTracing())
       .then(() => { app.log.info('shut down cleanly'); process.exit(0) })
       .catch((err) => { app.log.error({ err }, 'error while shutting down'); process.exit(1) })
   }

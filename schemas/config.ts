@@ -37,6 +37,12 @@ export const RouteRateLimitSchema = Type.Union([
   Type.Literal(false)
 ], { description: 'Rate limit of this route; `false` = none. Default: RATE_LIMIT_MAX / RATE_LIMIT_TIERS per RATE_LIMIT_WINDOW, keyed by user', expected: 'an object with max, window, key, or false' })
 
+export const CacheSchema = Type.Object({
+  ttl: Type.Optional(Duration({ description: 'How long a response stays fresh; default CACHE_TTL' })),
+  vary: Type.Optional(Type.Array(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", expected: 'a header name' }), { uniqueItems: true, description: 'Request headers whose values are part of the cache key', expected: 'a list of header names' })),
+  statuses: Type.Optional(Type.Array(Type.Integer({ minimum: 200, maximum: 599, expected: 'an HTTP status from 200 to 599' }), { minItems: 1, uniqueItems: true, description: 'Upstream statuses that are stored; default [200]', expected: 'a non-empty list of HTTP statuses' }))
+}, { additionalProperties: false })
+
 export const RouteSchema = Type.Object({
   path: Type.String({ pattern: '^/', description: 'Fastify path: `/api/users/:id`, or `/api/files/*` for a prefix', expected: 'a path starting with /' }),
   methods: Type.Optional(Type.Array(Type.Union(HTTP_METHODS.map(m => Type.Literal(m))), { minItems: 1, uniqueItems: true, description: 'HTTP methods; default all', expected: `a non-empty list of ${HTTP_METHODS.join(', ')}` })),
@@ -48,7 +54,10 @@ export const RouteSchema = Type.Object({
   description: Type.Optional(Type.String({ description: 'Longer text for /docs' })),
   tags: Type.Optional(Type.Array(Type.String(), { description: 'OpenAPI tags; default the service name' })),
   schema: Type.Optional(RouteSchemaSchema),
-  rateLimit: Type.Optional(RouteRateLimitSchema)
+  rateLimit: Type.Optional(RouteRateLimitSchema),
+  // cache (issue 5)
+  cache: Type.Optional(Type.Union([Type.Boolean(), CacheSchema], { description: 'Cache GET (and HEAD) responses: `true` (TTL CACHE_TTL) or `{ ttl, vary, statuses }`', expected: 'true, false or an object with ttl, vary, statuses' })),
+  invalidates: Type.Optional(Type.Array(Type.String({ pattern: '^/', expected: 'a path pattern starting with /' }), { description: 'Cache patterns purged after a 2xx of this route: `/api/users`, `/api/users/*` (below it), `/api/users/:id` (params filled from the request)', expected: 'a list of path patterns' }))
 }, { additionalProperties: false })
 
 export const ConfigFileSchema = Type.Object({

@@ -38,7 +38,14 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_MAX: int('Requests per window per client, for any tier RATE_LIMIT_TIERS does not name', '100', 1),
   RATE_LIMIT_WINDOW: Type.Optional(Type.String({ description: 'The rate-limit window (a route may set its own)', default: '1m', pattern: DURATION_PATTERN, kind: 'duration', minimum: 1, expected: 'a duration above 0 like 500ms, 10s, 1m, 1h or a number of milliseconds' })),
   RATE_LIMIT_TIERS: Type.Optional(Type.String({ description: 'Requests per window per identity tier: no identity = anonymous, identity without a tier = default', default: 'anonymous:50,premium:1000', kind: 'tiers', expected: 'a comma list of tier:max (max at least 1), like anonymous:50,premium:1000' })),
-  RATE_LIMIT_ALGORITHM: Type.Optional(Type.String({ description: 'fixed-window (a counter per window) or gcra (a smooth token bucket: no 2x burst at window edges)', default: 'fixed-window', pattern: '^(fixed-window|gcra)$', kind: 'string', expected: 'fixed-window or gcra' }))
+  RATE_LIMIT_ALGORITHM: Type.Optional(Type.String({ description: 'fixed-window (a counter per window) or gcra (a smooth token bucket: no 2x burst at window edges)', default: 'fixed-window', pattern: '^(fixed-window|gcra)$', kind: 'string', expected: 'fixed-window or gcra' })),
+  // cache (issue 5)
+  CACHE_TTL: duration('TTL of a route with `cache: true` (a route may set its own `cache.ttl`)', '5m'),
+  CACHE_MAX_ENTRY: size('Responses with a larger body are not cached (streamed as usual)', '1mb'),
+  CACHE_MAX_MEMORY: size('Bound of the in-process cache (LRU by bytes) used when REDIS_URL is unset', '64mb'),
+  // observability (read by the OpenTelemetry SDK in tracing.ts from process.env; validated here)
+  OTEL_EXPORTER_OTLP_ENDPOINT: url('OTLP collector base URL (e.g. http://jaeger:4318); unset = tracing off', ['http:', 'https:']),
+  OTEL_SERVICE_NAME: str('Service name on every span', 'portico')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>

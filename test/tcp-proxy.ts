@@ -2,85 +2,80 @@ import net, { type AddressInfo, type Socket } from 'node:net'
 import type { TestContext } from './helper.ts'
 
 export interface TcpProxy {
-  host: string
+  /** The port the proxy listens on (127.0.0.1). */
   port: number
-  /** `protocol//host:port` of the proxy, keeping the rest of `target` (user, password, path). */
-  url (target: string): string
-  /** Drops every open connection and resets new ones until `heal()`: the target looks down. */
+  /** `<scheme>://127.0.0.1:<port>` when started with a scheme (e.g. `redis:`), else `tcp://...`. */
+  url: string
+  /** Breaks the link: open connections are reset and new ones are accepted and reset at once. */
   cut (): void
-  /** Keeps every connection open but forwards nothing (a hung peer, a dropped route) until `heal()`. */
+  /** Keeps connections open but forwards nothing (a hung peer) until `heal()`. */
   stall (): void
-  /** Forwards again (re-joins stalled connections). */
+  /** Restores the link: new connections are piped to the target again, stalled ones resume. */
   heal (): void
-  /** Connections accepted and forwarded so far. */
+  /** How many client connections are open through the proxy. */
   readonly connections: number
   close (): Promise<void>
 }
 
 /**
- * A TCP forwarder on 127.0.0.1 (port 0) to `targetHost:targetPort` that a test can cut and heal,
- * to make Redis, PostgreSQL or an upstream unreachable mid-test without touching the real one.
- * Closed when the test ends.
+ * A TCP proxy on 127.0.0.1, port 0, piping every connection to `host:port`, that a test can cut
+ * and heal to make a dependency (Redis, PostgreSQL, an upstream) unreachable mid-test. Closed when
+ * the test ends. `scheme` only shapes `url` (`redis:` → `redis://127.0.0.1:<port>`).
  */
-export async function startTcpProxy (t: TestContext, targetHost: string, targetPort: number): Promise<TcpProxy> {
+export async function startTcpProxy (t: TestContext, host: string, port: number, scheme = 'tcp:'): Promise<TcpProxy> {
   const open = new Set<Socket>()
   const pairs = new Set<[Socket, Socket]>()
-  let isCut = false
-  let isStalled = false
-  let connections = 0
-  const server = net.createServer((client) => {
-    if (isCut) {
-      client.resetAndDestroy()
-      return
-    }
-    connections++
-    const upstream = net.connect(targetPort, targetHost)
-    const pair: [Socket, Socket] = [client, upstream]
-    open.add(client)
-    open.add(upstream)
-    pairs.add(pair)
-    const drop = () => {
-      client.destroy()
-      upstream.destroy()
-      open.delete(client)
-      open.delete(upstream)
-      pairs.delete(pair)
-    }
-    client.on('error', drop).on('close', drop)
-    upstream.on('error', drop).on('close', drop)
-    if (!isStalled) join(pair)
-  })
+  let broken = false
+  let stalled = false
   const join = ([client, upstream]: [Socket, Socket]) => {
     client.pipe(upstream)
     upstream.pipe(client)
   }
+
+  const server = net.createServer((client) => {
+    if (broken) {
+      client.resetAndDestroy()
+      return
+    }
+    const upstream = net.connect({ host, port })
+    open.add(client)
+    open.add(upstream)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    const drop = () => {
+      open.delete(client)
+      open.delete(upstream)
+      pairs.delete(pair)
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', drop).on('close', drop)
+    upstream.on('error', drop).on('close', drop)
+    if (!stalled) join(pair)
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as AddressInfo).port
-  const cutAll = () => {
+  const own = (server.address() as AddressInfo).port
+
+  const cut = () => {
+    broken = true
     for (const socket of open) socket.destroy()
     open.clear()
   }
-  const close = () => new Promise<void>((resolve) => {
-    cutAll()
-    if (!server.listening) return resolve()
-    server.close(() => resolve())
-  })
+  let closed: Promise<void> | undefined
+  const close = () => {
+    closed ??= new Promise<void>((resolve) => {
+      cut()
+      server.close(() => resolve())
+    })
+    return closed
+  }
   t.teardown(close)
   return {
-    host: '127.0.0.1',
-    port,
-    url (target: string) {
-      const u = new URL(target)
-      u.hostname = '127.0.0.1'
-      u.port = String(port)
-      return u.toString().replace(/\/$/, '')
-    },
-    cut () {
-      isCut = true
-      cutAll()
-    },
-    stall () {
-      isStalled = true
+    port: own,
+    url: `${scheme}//127.0.0.1:${own}`,
+    cut,
+    stall: () => {
+      stalled = true
       for (const [client, upstream] of pairs) {
         client.unpipe(upstream)
         upstream.unpipe(client)
@@ -88,14 +83,14 @@ export async function startTcpProxy (t: TestContext, targetHost: string, targetP
         upstream.pause()
       }
     },
-    heal () {
-      isCut = false
-      if (isStalled) {
-        isStalled = false
+    heal: () => {
+      broken = false
+      if (stalled) {
+        stalled = false
         for (const pair of pairs) join(pair)
       }
     },
-    get connections () { return connections },
+    get connections () { return [...open].length / 2 },
     close
   }
 }

@@ -7,6 +7,13 @@ import { ErrorResponse } from '../../schemas/gateway-api.ts'
 import { PACKAGE } from '../../services/config/package-info.ts'
 import { paramNames } from '../../services/config/load-config.ts'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Sentences other concerns add to a proxied route's OpenAPI description (e.g. "Cached for 5 min"). */
+    docNotes?: string[]
+  }
+}
+
 // What a proxied route can answer besides its upstream's own statuses (contract §4).
 const PROXY_ERRORS: Record<number, string> = {
   400: 'Invalid request (the message names the field)',
@@ -67,7 +74,7 @@ function transformRoute (schema: FastifySchema | undefined, url: string, route: 
     if (!(code in response)) response[code] = { ...ErrorResponse, description }
   }
   out.response = response
-  const descriptions = [route_.description, `Proxied to the **${route_.service}** service (\`${route_.upstreamPath}\`).`]
+  const descriptions = [route_.description, `Proxied to the **${route_.service}** service (\`${route_.upstreamPath}\`).`, ...(route.config?.docNotes ?? [])]
   out.description = descriptions.filter(Boolean).join('\n\n')
   return { schema: out as FastifySchema, url: docUrl }
 }

@@ -47,10 +47,13 @@ async function redisPlugin (app: FastifyInstance, opts: RedisPluginOptions): Pro
   // ioredis emits 'error' on every failed reconnect; without a listener Node prints each one.
   client.on('error', (err: Error) => app.log.debug({ err }, 'redis connection error'))
   await connectOrExplain(client, opts.url)
-  // Closed here, not by @fastify/redis: its QUIT rejects while Redis is unreachable, which would
-  // fail app.close() and leave ioredis reconnecting forever.
-  await app.register(fastifyRedis, { client, closeClient: false })
-  app.addHook('onClose', async () => { await client.quit().catch(() => client.disconnect()) })
+  await app.register(fastifyRedis, { client })
+  // QUIT needs a live connection: during an outage it would reject (and an offline client would
+  // keep retrying), so close by disconnecting unless Redis is there to say goodbye to.
+  app.addHook('onClose', async () => {
+    if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+    else client.disconnect()
+  })
   app.decorate('store', new RedisStore(app.redis, `${opts.keyPrefix}:`))
   app.decorate('storeIsShared', true)
   app.readiness.add('redis', async () => { await app.redis.ping() })

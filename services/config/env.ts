@@ -23,6 +23,12 @@ export interface GatewayEnv {
   /** Tier name → max per window. */
   RATE_LIMIT_TIERS: Record<string, number>
   RATE_LIMIT_ALGORITHM: RateLimitAlgorithm
+  CACHE_TTL: number
+  CACHE_MAX_ENTRY: number
+  CACHE_MAX_MEMORY: number
+  /** Tracing is on when set; the SDK (tracing.ts) reads it and the other OTEL_* from process.env. */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string
+  OTEL_SERVICE_NAME: string
 }
 
 /** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */

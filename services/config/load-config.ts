@@ -10,6 +10,7 @@ import { ConfigFileSchema, HTTP_METHODS, type ConfigFile, type RouteFile } from 
 import { ConfigError } from './config-error.ts'
 import { parseDuration, parseSize } from './units.ts'
 import type { RouteRateLimit } from '../rate-limit/types.ts'
+import { cacheConfigProblems, normaliseCache, type RouteCacheConfig } from '../cache/route-config.ts'
 
 export type HttpMethod = typeof HTTP_METHODS[number]
 
@@ -33,6 +34,8 @@ export interface RouteConfig {
   schema?: RouteFile['schema']
   /** rate limit (issue 4): undefined = the env defaults; false = not limited. */
   rateLimit?: RouteRateLimit | false
+  cache?: RouteCacheConfig
+  invalidates?: string[]
 }
 
 export interface GatewayConfig {
@@ -83,7 +86,7 @@ function schemaProblems (raw: unknown): string[] {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return ['(top level): expected an object with `services` and `routes`']
   const seen = new Set<string>()
   const problems: string[] = []
-  for (const error of [...Value.Errors(ConfigFileSchema, raw)].flatMap(objectBranchErrors)) {
+  for (const error of expandUnions(Value.Errors(ConfigFileSchema, raw))) {
     const message = describe(error)
     // One message per place: a union that fails reports each of its branches too.
     if (message === undefined || [...seen].some(p => error.path.startsWith(p + '/') || error.path === p)) continue
@@ -93,17 +96,19 @@ function schemaProblems (raw: unknown): string[] {
   return problems
 }
 
-/**
- * `x: false | { ... }` given an object: the object branch's own errors (`routes[0].rateLimit.key`)
- * say more than "expected an object or false".
- */
-function objectBranchErrors (error: ValueError): ValueError[] {
-  if (error.type !== ValueErrorType.Union || error.value === null || typeof error.value !== 'object' || Array.isArray(error.value)) return [error]
-  const branches = (error.schema.anyOf as TSchema[] | undefined) ?? []
-  const objects = branches.flatMap((b, i) => b.type === 'object' ? [i] : [])
-  if (objects.length !== 1) return [error]
-  const nested = [...error.errors[objects[0]]].flatMap(objectBranchErrors)
-  return nested.length > 0 ? nested : [error]
+// `cache: { ttl: 'soon' }` fails the union `true | false | {...}` as a whole; report what is wrong
+// inside the object branch instead, so the message names `routes[1].cache.ttl`.
+function * expandUnions (errors: Iterable<ValueError>): Generator<ValueError> {
+  for (const error of errors) {
+    if (error.type === ValueErrorType.Union && error.value !== null && typeof error.value === 'object' && !Array.isArray(error.value)) {
+      const branch = ((error.schema.anyOf as TSchema[] | undefined) ?? []).findIndex(s => s.type === 'object')
+      if (branch !== -1) {
+        yield * expandUnions(error.errors[branch])
+        continue
+      }
+    }
+    yield error
+  }
 }
 
 function describe (error: ValueError): string | undefined {
@@ -153,6 +158,7 @@ function semanticProblems (config: ConfigFile): string[] {
       if (first !== undefined) problems.push(`${at}: ${key} is already declared by routes[${first}]`)
       else seenRoutes.set(key, i)
     }
+    problems.push(...cacheConfigProblems(route, at, paramNames(route.path)))
     for (const [part, schema] of Object.entries(route.schema ?? {})) {
       const schemas = part === 'response' ? Object.entries(schema as Record<string, object>).map(([code, s]) => [`response.${code}`, s] as const) : [[part, schema] as const]
       for (const [name, s] of schemas) {
@@ -197,7 +203,9 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     schema: r.schema,
     rateLimit: r.rateLimit === undefined || r.rateLimit === false
       ? r.rateLimit
-      : { max: r.rateLimit.max, window: optional(r.rateLimit.window, parseDuration), key: r.rateLimit.key }
+      : { max: r.rateLimit.max, window: optional(r.rateLimit.window, parseDuration), key: r.rateLimit.key },
+    cache: normaliseCache(r.cache),
+    invalidates: r.invalidates
   }))
   return { file, services, routes }
 }

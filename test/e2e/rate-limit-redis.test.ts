@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { build, REDIS_URL, startUpstream, uniquePrefix, type TestContext } from '../helper.ts'
-import { startTcpProxy } from '../tcp-proxy.ts'
+import { startTcpProxy, type TcpProxy } from '../tcp-proxy.ts'
 import { buildRateLimitApp } from '../plugins/rate-limit-app.ts'
 
 const skip = REDIS_URL ? false : 'needs REDIS_URL (counters shared through Redis)'
@@ -22,6 +22,14 @@ async function redisPrefix (t: TestContext, name: string): Promise<string> {
     redis.disconnect()
   })
   return prefix
+}
+
+/** REDIS_URL (password, db and all) pointed at the proxy. */
+function through (proxy: TcpProxy): string {
+  const url = new URL(REDIS_URL!)
+  url.hostname = '127.0.0.1'
+  url.port = String(proxy.port)
+  return url.href
 }
 
 const ok = (res: Array<{ statusCode: number }>) => res.filter(r => r.statusCode === 200).length
@@ -64,7 +72,7 @@ t.test('Redis unreachable mid-test: requests pass, one warning, counted; limits 
   let storeErrors = 0
   const app: FastifyInstance = await buildRateLimitApp(t, {
     config: config(upstream.url),
-    env: { REDIS_URL: proxy.url(REDIS_URL!), REDIS_KEY_PREFIX: prefix, RATE_LIMIT_TIERS: 'anonymous:2' },
+    env: { REDIS_URL: through(proxy), REDIS_KEY_PREFIX: prefix, RATE_LIMIT_TIERS: 'anonymous:2' },
     logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } },
     metrics: { storeError: (store) => { if (store === 'rate-limit') storeErrors++ } }
   })
@@ -105,7 +113,7 @@ t.test('Redis hung (connection open, no answer): a request waits at most the com
   let storeErrors = 0
   const app = await buildRateLimitApp(t, {
     config: config(upstream.url),
-    env: { REDIS_URL: proxy.url(REDIS_URL!), REDIS_KEY_PREFIX: prefix, RATE_LIMIT_TIERS: 'anonymous:1' },
+    env: { REDIS_URL: through(proxy), REDIS_KEY_PREFIX: prefix, RATE_LIMIT_TIERS: 'anonymous:1' },
     metrics: { storeError: () => { storeErrors++ } }
   })
   t.same([(await app.inject({ url: '/api/a' })).statusCode, (await app.inject({ url: '/api/a' })).statusCode], [200, 429])
@@ -127,7 +135,7 @@ t.test('failOpen: false answers 503 while the store is down', { skip }, async (t
   const proxy = await startTcpProxy(t, target.hostname, Number(target.port || 6379))
   const app = await buildRateLimitApp(t, {
     config: config(upstream.url),
-    env: { REDIS_URL: proxy.url(REDIS_URL!), REDIS_KEY_PREFIX: prefix },
+    env: { REDIS_URL: through(proxy), REDIS_KEY_PREFIX: prefix },
     plugin: { failOpen: false }
   })
   t.equal((await app.inject({ url: '/api/a' })).statusCode, 200)

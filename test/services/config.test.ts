@@ -84,7 +84,7 @@ t.test('bad config files give one message per problem, naming file, path and exp
     t.match(message, `Invalid config file ${bad}:`)
     t.same((err as ConfigError).problems, [
       'services.users.timeout: expected a duration like 500ms, 10s, 1m, 1h, 1d or a number of milliseconds, got "5x"',
-      'routes[0].foo: unknown key; expected one of path, methods, service, upstreamPath, timeout, bodyLimit, summary, description, tags, schema, rateLimit',
+      'routes[0].foo: unknown key; expected one of path, methods, service, upstreamPath, timeout, bodyLimit, summary, description, tags, schema, rateLimit, cache, invalidates',
       'routes[1].methods[1]: expected "GET" or "HEAD" or "POST" or "PUT" or "PATCH" or "DELETE" or "OPTIONS", got "FETCH"',
       'routes[2].timeout: expected a duration like 500ms, 10s, 1m, 1h, 1d or a number of milliseconds, got "soon"',
       'routes[3].path: is required'
