@@ -40,6 +40,8 @@ local remaining = math.floor((burst - (newTat - now)) / interval)
 return {max - remaining, ttl}
 `
 
+const toHit = (reply: [number, number]): RateLimitHit => ({ current: reply[0], ttl: reply[1] })
+
 type HitCommand = (key: string, windowMs: number, max: number) => Promise<[number, number]>
 
 /**
@@ -62,9 +64,8 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.command = (client[name] as HitCommand).bind(redis)
   }
 
-  async hit (key: string, windowMs: number, max: number): Promise<RateLimitHit> {
-    const [current, ttl] = await this.command(this.prefix + key, windowMs, max)
-    return { current, ttl }
+  hit (key: string, windowMs: number, max: number): Promise<RateLimitHit> {
+    return this.command(this.prefix + key, windowMs, max).then(toHit)
   }
 
   async close (): Promise<void> {}
