@@ -17,6 +17,8 @@ export const InvalidBodyError = createError('PORTICO_ERR_INVALID_BODY', 'body is
 export const PathTraversalError = createError('PORTICO_ERR_PATH_TRAVERSAL', 'path must not contain dot-segments', 400)
 export const RouteNotFoundError = createError('PORTICO_ERR_NOT_FOUND', 'Route %s:%s not found', 404)
 export const AdminUnauthorizedError = createError('PORTICO_ERR_ADMIN_UNAUTHORIZED', 'a valid admin bearer token is required', 401)
+export const RateLimitedError = createError('PORTICO_ERR_RATE_LIMITED', 'rate limit exceeded, retry in %s', 429)
+export const RateLimitStoreUnavailableError = createError('PORTICO_ERR_RATE_LIMIT_STORE', 'rate limit store unavailable', 503)
 export const InvalidCachePatternError = createError('PORTICO_ERR_INVALID_CACHE_PATTERN', 'pattern: %s', 400)
 export const CacheUnavailableError = createError('PORTICO_ERR_CACHE_UNAVAILABLE', 'cache store unavailable', 503)
 // auth (issue 3): 401s carry `WWW-Authenticate: Bearer` in `error.headers`.

@@ -45,6 +45,17 @@ export const RouteSchemaSchema = Type.Object({
   response: Type.Optional(Type.Record(Type.String({ pattern: '^([1-5][0-9][0-9]|[1-5]XX|default)$' }), JsonSchemaObject, { expected: 'an object of status codes (200, 4XX, default) to JSON Schemas' }))
 }, { additionalProperties: false, description: 'JSON Schemas that validate the request and feed /docs' })
 
+// rate limit (issue 4): `rateLimit: { max, window, key }` or `false`
+export const RATE_LIMIT_KEY_PATTERN = "^(ip|user|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$"
+export const RouteRateLimitSchema = Type.Union([
+  Type.Object({
+    max: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests per window per client on this route; replaces the tier limits', expected: 'an integer of at least 1' })),
+    window: Type.Optional(Duration({ description: 'Window of this route; overrides RATE_LIMIT_WINDOW' })),
+    key: Type.Optional(Type.String({ pattern: RATE_LIMIT_KEY_PATTERN, description: 'Who is counted: user (default; the client IP when anonymous), ip, or header:<name>', expected: 'user, ip or header:<name>' }))
+  }, { additionalProperties: false }),
+  Type.Literal(false)
+], { description: 'Rate limit of this route; `false` = none. Default: RATE_LIMIT_MAX / RATE_LIMIT_TIERS per RATE_LIMIT_WINDOW, keyed by user', expected: 'an object with max, window, key, or false' })
+
 export const CacheSchema = Type.Object({
   ttl: Type.Optional(Duration({ description: 'How long a response stays fresh; default CACHE_TTL' })),
   vary: Type.Optional(Type.Array(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", expected: 'a header name' }), { uniqueItems: true, description: 'Request headers whose values are part of the cache key', expected: 'a list of header names' })),
@@ -62,6 +73,7 @@ export const RouteSchema = Type.Object({
   description: Type.Optional(Type.String({ description: 'Longer text for /docs' })),
   tags: Type.Optional(Type.Array(Type.String(), { description: 'OpenAPI tags; default the service name' })),
   schema: Type.Optional(RouteSchemaSchema),
+  rateLimit: Type.Optional(RouteRateLimitSchema),
   // cache (issue 5)
   cache: Type.Optional(Type.Union([Type.Boolean(), CacheSchema], { description: 'Cache GET (and HEAD) responses: `true` (TTL CACHE_TTL) or `{ ttl, vary, statuses }`', expected: 'true, false or an object with ttl, vary, statuses' })),
   invalidates: Type.Optional(Type.Array(Type.String({ pattern: '^/', expected: 'a path pattern starting with /' }), { description: 'Cache patterns purged after a 2xx of this route: `/api/users`, `/api/users/*` (below it), `/api/users/:id` (params filled from the request)', expected: 'a list of path patterns' })),

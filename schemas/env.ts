@@ -34,6 +34,11 @@ export const EnvSchema = Type.Object({
   // shared stores
   REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
+  // rate limit (issue 4)
+  RATE_LIMIT_MAX: int('Requests per window per client, for any tier RATE_LIMIT_TIERS does not name', '100', 1),
+  RATE_LIMIT_WINDOW: Type.Optional(Type.String({ description: 'The rate-limit window (a route may set its own)', default: '1m', pattern: DURATION_PATTERN, kind: 'duration', minimum: 1, expected: 'a duration above 0 like 500ms, 10s, 1m, 1h or a number of milliseconds' })),
+  RATE_LIMIT_TIERS: Type.Optional(Type.String({ description: 'Requests per window per identity tier: no identity = anonymous, identity without a tier = default', default: 'anonymous:50,premium:1000', kind: 'tiers', expected: 'a comma list of tier:max (max at least 1), like anonymous:50,premium:1000' })),
+  RATE_LIMIT_ALGORITHM: Type.Optional(Type.String({ description: 'fixed-window (a counter per window) or gcra (a smooth token bucket: no 2x burst at window edges)', default: 'fixed-window', pattern: '^(fixed-window|gcra)$', kind: 'string', expected: 'fixed-window or gcra' })),
   // cache (issue 5)
   CACHE_TTL: duration('TTL of a route with `cache: true` (a route may set its own `cache.ttl`)', '5m'),
   CACHE_MAX_ENTRY: size('Responses with a larger body are not cached (streamed as usual)', '1mb'),
@@ -59,4 +64,4 @@ export const EnvSchema = Type.Object({
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>
-export type EnvField = TSchema & { kind: 'string' | 'duration' | 'size' | 'boolean' | 'integer' | 'url' | 'pem', expected?: string, protocols?: string[] }
+export type EnvField = TSchema & { kind: 'string' | 'duration' | 'size' | 'boolean' | 'integer' | 'url' | 'pem' | 'tiers', expected?: string, protocols?: string[] }

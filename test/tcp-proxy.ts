@@ -8,7 +8,9 @@ export interface TcpProxy {
   url: string
   /** Breaks the link: open connections are reset and new ones are accepted and reset at once. */
   cut (): void
-  /** Restores the link: new connections are piped to the target again. */
+  /** Keeps connections open but forwards nothing (a hung peer) until `heal()`. */
+  stall (): void
+  /** Restores the link: new connections are piped to the target again, stalled ones resume. */
   heal (): void
   /** How many client connections are open through the proxy. */
   readonly connections: number
@@ -22,7 +24,13 @@ export interface TcpProxy {
  */
 export async function startTcpProxy (t: TestContext, host: string, port: number, scheme = 'tcp:'): Promise<TcpProxy> {
   const open = new Set<Socket>()
+  const pairs = new Set<[Socket, Socket]>()
   let broken = false
+  let stalled = false
+  const join = ([client, upstream]: [Socket, Socket]) => {
+    client.pipe(upstream)
+    upstream.pipe(client)
+  }
 
   const server = net.createServer((client) => {
     if (broken) {
@@ -32,23 +40,25 @@ export async function startTcpProxy (t: TestContext, host: string, port: number,
     const upstream = net.connect({ host, port })
     open.add(client)
     open.add(upstream)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
     const drop = () => {
       open.delete(client)
       open.delete(upstream)
+      pairs.delete(pair)
       client.destroy()
       upstream.destroy()
     }
     client.on('error', drop).on('close', drop)
     upstream.on('error', drop).on('close', drop)
-    client.pipe(upstream)
-    upstream.pipe(client)
+    if (!stalled) join(pair)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const own = (server.address() as AddressInfo).port
 
   const cut = () => {
     broken = true
-    for (const socket of open) socket.resetAndDestroy()
+    for (const socket of open) socket.destroy()
     open.clear()
   }
   let closed: Promise<void> | undefined
@@ -64,7 +74,22 @@ export async function startTcpProxy (t: TestContext, host: string, port: number,
     port: own,
     url: `${scheme}//127.0.0.1:${own}`,
     cut,
-    heal: () => { broken = false },
+    stall: () => {
+      stalled = true
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
+    },
+    heal: () => {
+      broken = false
+      if (stalled) {
+        stalled = false
+        for (const pair of pairs) join(pair)
+      }
+    },
     get connections () { return [...open].length / 2 },
     close
   }

@@ -3,6 +3,8 @@ import { parseDuration, parseSize } from './units.ts'
 import { ConfigError } from './config-error.ts'
 import { parsePublicKeyPem } from '../auth/key-algorithms.ts'
 import { authEnvProblems } from '../auth/env-checks.ts'
+import { parseTiers } from '../rate-limit/tiers.ts'
+import type { RateLimitAlgorithm } from '../rate-limit/types.ts'
 
 /** The decoded environment: durations in ms, sizes in bytes, booleans and integers as such. */
 export interface GatewayEnv {
@@ -18,6 +20,11 @@ export interface GatewayEnv {
   SHUTDOWN_TIMEOUT: number
   REDIS_URL?: string
   REDIS_KEY_PREFIX: string
+  RATE_LIMIT_MAX: number
+  RATE_LIMIT_WINDOW: number
+  /** Tier name → max per window. */
+  RATE_LIMIT_TIERS: Record<string, number>
+  RATE_LIMIT_ALGORITHM: RateLimitAlgorithm
   CACHE_TTL: number
   CACHE_MAX_ENTRY: number
   CACHE_MAX_MEMORY: number
@@ -65,7 +72,10 @@ export function loadEnv (source: Record<string, string | undefined> = process.en
 function decode (field: EnvField, value: string): unknown {
   if (field.pattern && !new RegExp(field.pattern, 'i').test(value)) return undefined
   switch (field.kind) {
-    case 'duration': return nanToUndefined(parseDuration(value))
+    case 'duration': {
+      const ms = parseDuration(value)
+      return Number.isNaN(ms) || ms < ((field.minimum as number | undefined) ?? 0) ? undefined : ms
+    }
     case 'size': return nanToUndefined(parseSize(value))
     case 'boolean': return /^(true|1|yes)$/i.test(value)
     case 'integer': {
@@ -86,6 +96,10 @@ function decode (field: EnvField, value: string): unknown {
       } catch {
         return undefined
       }
+    }
+    case 'tiers': {
+      const parsed = parseTiers(value)
+      return 'tiers' in parsed ? parsed.tiers : undefined
     }
     default: return value
   }

@@ -9,6 +9,7 @@ import addFormats from 'ajv-formats'
 import { ConfigFileSchema, HTTP_METHODS, type ConfigFile, type RouteFile } from '../../schemas/config.ts'
 import { ConfigError } from './config-error.ts'
 import { parseDuration, parseSize } from './units.ts'
+import type { RouteRateLimit } from '../rate-limit/types.ts'
 import { cacheConfigProblems, normaliseCache, type RouteCacheConfig } from '../cache/route-config.ts'
 
 export type HttpMethod = typeof HTTP_METHODS[number]
@@ -52,6 +53,8 @@ export interface RouteConfig {
   description?: string
   tags: string[]
   schema?: RouteFile['schema']
+  /** rate limit (issue 4): undefined = the env defaults; false = not limited. */
+  rateLimit?: RouteRateLimit | false
   cache?: RouteCacheConfig
   invalidates?: string[]
   /** none | optional | required; `required` when only `scopes` were given. */
@@ -161,6 +164,10 @@ function semanticProblems (config: ConfigFile): string[] {
       problems.push(`${at}.service: unknown service ${JSON.stringify(route.service)}; expected one of ${known.length ? known.join(', ') : '(no services defined)'}`)
     }
     const wildcard = route.path.endsWith('*')
+    // rate limit (issue 4)
+    if (route.rateLimit && route.rateLimit.window !== undefined && parseDuration(route.rateLimit.window) === 0) {
+      problems.push(`${at}.rateLimit.window: expected a duration above 0, got ${JSON.stringify(route.rateLimit.window)}`)
+    }
     if (route.path.includes('*') && !wildcard) problems.push(`${at}.path: a wildcard is only allowed as the last character, got ${JSON.stringify(route.path)}`)
     if (route.upstreamPath !== undefined) {
       if (wildcard !== route.upstreamPath.endsWith('*')) {
@@ -257,6 +264,9 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     description: r.description,
     tags: r.tags ?? [r.service],
     schema: r.schema,
+    rateLimit: r.rateLimit === undefined || r.rateLimit === false
+      ? r.rateLimit
+      : { max: r.rateLimit.max, window: optional(r.rateLimit.window, parseDuration), key: r.rateLimit.key },
     cache: normaliseCache(r.cache),
     invalidates: r.invalidates,
     auth: r.auth ?? (r.scopes !== undefined ? 'required' : 'none'),

@@ -37,7 +37,8 @@ async function instances (t: TestContext, count: number, handler: (u: () => Upst
   for (let i = 0; i < count; i++) {
     apps.push(await listen(t, {
       config: { services: { users: { url: upstream.url } }, routes },
-      env: { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, ADMIN_TOKEN: 'secret' }
+      // rate limits (on by default) are not what these tests count
+      env: { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, ADMIN_TOKEN: 'secret', RATE_LIMIT_TIERS: 'anonymous:1000000' }
     }))
   }
   return { apps, upstream, prefix, redis: cleaner }

@@ -23,7 +23,7 @@ async function until (condition: () => boolean, ms = 3000): Promise<void> {
 function service (urls: string[], extra: Record<string, unknown> = {}) {
   return {
     services: { svc: { urls, ...extra } },
-    routes: [{ path: '/api/*', service: 'svc', upstreamPath: '/*' }]
+    routes: [{ path: '/api/*', service: 'svc', upstreamPath: '/*', rateLimit: false }]
   }
 }
 

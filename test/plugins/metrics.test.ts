@@ -91,7 +91,8 @@ t.test('buckets are cumulative and end at +Inf = count', async (t) => {
 
 t.test('no raw-URL labels after 1000 distinct ids and 1000 unmatched paths', async (t) => {
   const upstream = await startUpstream(t, (_req, res) => res.end('{}'))
-  const app = await build(t, { config: config(upstream.url) })
+  // 1000 requests from one client: above the default anonymous rate limit
+  const app = await build(t, { config: config(upstream.url), env: { RATE_LIMIT_TIERS: 'anonymous:1000000' } })
   const ids: string[] = []
   for (let i = 0; i < 1000; i++) {
     const id = `user-${i}-x`

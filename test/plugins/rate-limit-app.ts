@@ -1,0 +1,62 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import readiness from '../../plugins/readiness/index.ts'
+import errorHandler from '../../plugins/error-handler/index.ts'
+import requestContext, { genReqId } from '../../plugins/request-context/index.ts'
+import redis from '../../plugins/redis/index.ts'
+import docs from '../../plugins/docs/index.ts'
+import proxy from '../../plugins/proxy/index.ts'
+import rateLimit from '../../plugins/rate-limit/index.ts'
+import healthRoutes from '../../routes/health.ts'
+import { noopMetrics, type GatewayMetrics } from '../../services/metrics/types.ts'
+import { testConfig, testEnv, type TestContext } from '../helper.ts'
+
+/**
+ * The app as app.ts composes it around rate limiting, with a test identity plugin where auth
+ * will be: `x-test-identity: <id>:<tier>` becomes a verified identity (no JWT here; the auth
+ * plugin is another issue's). Header-trusting stays out: nothing else sets identity.
+ */
+const testIdentity = fp(async (app: FastifyInstance) => {
+  app.addHook('onRequest', async (request) => {
+    const given = request.headers['x-test-identity']
+    if (typeof given !== 'string') return
+    const [id, tier] = given.split(':')
+    request.identity = { id, tier: tier ?? 'default', scopes: [], via: 'jwt' }
+  })
+}, { name: 'test-identity', dependencies: ['portico-request-context'] })
+
+export interface RateLimitAppOptions {
+  config: unknown
+  env?: Record<string, string>
+  logger?: object | false
+  metrics?: Partial<GatewayMetrics>
+  /** Plugin options beyond what the env gives (failOpen, hook). */
+  plugin?: { failOpen?: boolean }
+}
+
+export async function buildRateLimitApp (t: TestContext, opts: RateLimitAppOptions): Promise<FastifyInstance> {
+  const env = testEnv(opts.env)
+  const config = testConfig(opts.config)
+  const app = Fastify({ logger: opts.logger ?? false, genReqId, requestIdHeader: false, trustProxy: env.TRUST_PROXY as boolean | string })
+  t.teardown(() => app.close())
+  await app.register(readiness)
+  await app.register(errorHandler)
+  await app.register(requestContext)
+  await app.register(redis, { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX })
+  await app.register(docs)
+  app.decorate('healthSummary', new Map<string, () => unknown>())
+  app.decorate('metrics', { ...noopMetrics, ...opts.metrics })
+  await app.register(testIdentity)
+  await app.register(rateLimit, {
+    max: env.RATE_LIMIT_MAX,
+    window: env.RATE_LIMIT_WINDOW,
+    tiers: env.RATE_LIMIT_TIERS,
+    algorithm: env.RATE_LIMIT_ALGORITHM,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    ...opts.plugin
+  })
+  await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
+  await app.register(healthRoutes)
+  await app.ready()
+  return app
+}
