@@ -168,7 +168,10 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
     const key = cacheKey(request.url, settings.vary, headers, settings.perUser, identity !== null && identity.via !== 'header' ? identity.id : null)
 
     let lockToken: string | null = null
-    if (!refresh) {
+    let stale: CacheEntry | null = null
+    // A fill in flight holds the freshest answer: wait for it rather than read the store, whose
+    // reply could predate the fill's write and send a second request upstream.
+    if (!refresh && cache.pendingFill(key) === undefined) {
       let entry: CacheEntry | null
       try {
         entry = await cache.lookup(key)
@@ -188,12 +191,15 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
           if (lockToken !== null) cache.store.unlock(key, lockToken).catch(err => cache.failed(err))
           return serveHit(app, request, reply, entry, Date.now())
         }
+        stale = entry
       }
     }
 
     if (lockToken === null) {
       // Another request is fetching this key: wait for its response instead of sending our own.
       for (let pending = cache.pendingFill(key), waits = 0; pending !== undefined; pending = cache.pendingFill(key)) {
+        // A refresh of a stale entry: serve the stale copy meanwhile (stale-while-revalidate).
+        if (pending.stale !== null && varyMatches(pending.stale, headers)) return serveHit(app, request, reply, pending.stale, Date.now())
         const filled = await pending.promise
         if (filled === REFETCH && ++waits < MAX_REFETCH_WAITS) continue
         if (filled !== null && filled !== REFETCH && varyMatches(filled, headers)) return serveHit(app, request, reply, filled, Date.now())
@@ -209,7 +215,7 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
     // The upstream must answer in full to fill the entry; this client still gets a correct 200.
     delete headers['if-none-match']
     delete headers['if-modified-since']
-    request.cacheState = new Leader(cache.beginFill(key, lockToken), settings, indexes, reply.getHeaders())
+    request.cacheState = new Leader(cache.beginFill(key, lockToken, stale), settings, indexes, reply.getHeaders())
     app.metrics.cacheResult('miss')
   }
 

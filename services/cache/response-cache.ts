@@ -27,7 +27,8 @@ export class Fill {
   settled = false
   private resolvePromise!: (result: FillResult) => void
 
-  constructor (readonly key: string, readonly lockToken: string | null) {
+  /** The stale entry this fill refreshes, served to concurrent requests meanwhile; null for a miss. */
+  constructor (readonly key: string, readonly lockToken: string | null, readonly stale: CacheEntry | null = null) {
     this.promise = new Promise(resolve => { this.resolvePromise = resolve })
   }
 
@@ -86,8 +87,8 @@ export class ResponseCache {
     return this.fills.get(key)
   }
 
-  beginFill (key: string, lockToken: string | null = null): Fill {
-    const fill = new Fill(key, lockToken)
+  beginFill (key: string, lockToken: string | null = null, stale: CacheEntry | null = null): Fill {
+    const fill = new Fill(key, lockToken, stale)
     this.fills.set(key, fill)
     return fill
   }
