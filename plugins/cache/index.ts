@@ -169,9 +169,9 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
 
     let lockToken: string | null = null
     let stale: CacheEntry | null = null
-    // A fill in flight holds the freshest answer: wait for it rather than read the store, whose
-    // reply could predate the fill's write and send a second request upstream.
-    if (!refresh && cache.pendingFill(key) === undefined) {
+    // An upstream request in flight for this key will have the freshest answer: wait for it
+    // rather than read the store, whose reply could predate that fill's write.
+    if (!refresh && !(cache.pendingFill(key)?.settled === false)) {
       let entry: CacheEntry | null
       try {
         entry = await cache.lookup(key)
@@ -198,8 +198,10 @@ function addCacheHooks (app: FastifyInstance, cache: ResponseCache, routeOptions
     if (lockToken === null) {
       // Another request is fetching this key: wait for its response instead of sending our own.
       for (let pending = cache.pendingFill(key), waits = 0; pending !== undefined; pending = cache.pendingFill(key)) {
+        // A settled fill is only finishing its write; a client's no-cache asks for a newer answer.
+        if (refresh && pending.settled) break
         // A refresh of a stale entry: serve the stale copy meanwhile (stale-while-revalidate).
-        if (pending.stale !== null && varyMatches(pending.stale, headers)) return serveHit(app, request, reply, pending.stale, Date.now())
+        if (!pending.settled && pending.stale !== null && varyMatches(pending.stale, headers)) return serveHit(app, request, reply, pending.stale, Date.now())
         const filled = await pending.promise
         if (filled === REFETCH && ++waits < MAX_REFETCH_WAITS) continue
         if (filled !== null && filled !== REFETCH && varyMatches(filled, headers)) return serveHit(app, request, reply, filled, Date.now())

@@ -98,8 +98,8 @@ export class ResponseCache {
     if (fill.settled) return
     fill.resolve(entry)
     this.store.set(fill.key, encodeEntry(entry), ttlMs, indexes, fill.since).then(
-      () => { this.succeeded(); this.endFill(fill) },
-      (err: unknown) => { this.failed(err); this.endFill(fill) })
+      () => { this.succeeded(); this.endFill(fill, true) },
+      (err: unknown) => { this.failed(err); this.endFill(fill, true) })
   }
 
   /**
@@ -147,8 +147,13 @@ export class ResponseCache {
     this.events.storeRecovered()
   }
 
-  private endFill (fill: Fill): void {
-    if (this.fills.get(fill.key) === fill) this.fills.delete(fill.key)
+  private endFill (fill: Fill, written = false): void {
+    const forget = () => { if (this.fills.get(fill.key) === fill) this.fills.delete(fill.key) }
+    // A lookup sent before the write can resolve (empty) in the same tick as the write itself;
+    // keeping a written fill one more turn lets that request take the entry from it instead of
+    // going upstream a second time.
+    if (written) setImmediate(forget)
+    else forget()
     if (fill.lockToken !== null) this.store.unlock(fill.key, fill.lockToken).catch((err: unknown) => this.failed(err))
   }
 }
