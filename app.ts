@@ -11,6 +11,8 @@ import proxy from './plugins/proxy/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
+import adminRequestsRoutes from './routes/admin-requests.ts'
+import tracking from './plugins/tracking/index.ts'
 import { noopMetrics, type GatewayMetrics } from './services/metrics/types.ts'
 
 declare module 'fastify' {
@@ -73,6 +75,16 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // Per-request concerns, in Kong's priority order: each must see the request before the next.
   // metrics (issue 8)
   // tracking (issue 6): records every outcome below it, so it comes first
+  await app.register(tracking, {
+    enabled: env.TRACKING_ENABLED,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+    maxBody: env.TRACKING_MAX_BODY,
+    queueMax: env.TRACKING_QUEUE_MAX,
+    batchSize: env.TRACKING_BATCH_SIZE,
+    flushInterval: env.TRACKING_FLUSH_INTERVAL,
+    retention: env.TRACKING_RETENTION
+  })
   // auth (issue 3): identity for everything after it
   // rate limit (issue 4): keyed by identity
   // cache (issue 5): keyed by identity, answers before the proxy
@@ -80,6 +92,6 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)
   await app.register(healthRoutes)
-  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [] })
+  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminRequestsRoutes] })
   return app
 }

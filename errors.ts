@@ -13,3 +13,4 @@ export const InvalidBodyError = createError('PORTICO_ERR_INVALID_BODY', 'body is
 export const PathTraversalError = createError('PORTICO_ERR_PATH_TRAVERSAL', 'path must not contain dot-segments', 400)
 export const RouteNotFoundError = createError('PORTICO_ERR_NOT_FOUND', 'Route %s:%s not found', 404)
 export const AdminUnauthorizedError = createError('PORTICO_ERR_ADMIN_UNAUTHORIZED', 'a valid admin bearer token is required', 401)
+export const TrackingDisabledError = createError('PORTICO_ERR_TRACKING_DISABLED', 'request tracking is disabled (TRACKING_ENABLED=false)', 404)

@@ -33,7 +33,16 @@ export const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT: duration('How long SIGTERM waits for in-flight requests before closing anyway', '10s'),
   // shared stores
   REDIS_URL: url('redis:// or rediss:// URL; unset = in-process memory stores', ['redis:', 'rediss:']),
-  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway')
+  REDIS_KEY_PREFIX: str('Prefix of every key Portico writes in Redis', 'gateway'),
+  // tracking (issue 6)
+  DATABASE_URL: url('postgres:// URL of the tracking database; unset = embedded PostgreSQL (PGlite) under DATA_DIR', ['postgres:', 'postgresql:']),
+  DATA_DIR: str('Directory of the embedded tracking database files', './data'),
+  TRACKING_ENABLED: bool('Record every proxied request in the requests table', 'true'),
+  TRACKING_MAX_BODY: size('Request and response bodies are stored up to this size (then marked truncated)', '16kb'),
+  TRACKING_QUEUE_MAX: int('Rows held in memory while the database is slow or down; beyond it the oldest are dropped and counted', '50000', 1, 10_000_000),
+  TRACKING_BATCH_SIZE: int('Rows per multi-row insert', '500', 1, 2000),
+  TRACKING_FLUSH_INTERVAL: duration('How often queued rows are written', '200ms'),
+  TRACKING_RETENTION: duration('Rows older than this are deleted by a periodic job', '30d')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>

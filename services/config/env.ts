@@ -16,6 +16,15 @@ export interface GatewayEnv {
   SHUTDOWN_TIMEOUT: number
   REDIS_URL?: string
   REDIS_KEY_PREFIX: string
+  // tracking (issue 6)
+  DATABASE_URL?: string
+  DATA_DIR: string
+  TRACKING_ENABLED: boolean
+  TRACKING_MAX_BODY: number
+  TRACKING_QUEUE_MAX: number
+  TRACKING_BATCH_SIZE: number
+  TRACKING_FLUSH_INTERVAL: number
+  TRACKING_RETENTION: number
 }
 
 /** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */

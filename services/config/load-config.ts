@@ -29,6 +29,8 @@ export interface RouteConfig {
   summary?: string
   description?: string
   tags: string[]
+  /** Record this route's requests (tracking); default true. */
+  track: boolean
   schema?: RouteFile['schema']
 }
 
@@ -174,6 +176,7 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     summary: r.summary,
     description: r.description,
     tags: r.tags ?? [r.service],
+    track: r.track ?? true,
     schema: r.schema
   }))
   return { file, services, routes }

@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { DATABASE_URL, type TestContext } from './helper.ts'
+
+export type Backend = 'pglite' | 'postgres'
+
+/** PGlite always; real PostgreSQL too when DATABASE_URL is set. */
+export const BACKENDS: Array<{ name: Backend, skip: string | false }> = [
+  { name: 'pglite', skip: false },
+  { name: 'postgres', skip: DATABASE_URL ? false : 'needs DATABASE_URL (real PostgreSQL)' }
+]
+
+export interface TestDatabase {
+  /** Env that points the gateway's tracking at this database. */
+  env: Record<string, string>
+  /** postgres:// URL of the database (postgres backend only). */
+  url?: string
+  /** PGlite data directory (pglite backend only). */
+  dataDir?: string
+}
+
+/**
+ * A database of its own for one test: a fresh PGlite directory, or a fresh PostgreSQL database
+ * (`portico_test_<random>`) on the DATABASE_URL server. Removed when the test ends.
+ */
+export async function testDatabase (t: TestContext, backend: Backend): Promise<TestDatabase> {
+  if (backend === 'pglite') {
+    const dataDir = await mkdtemp(join(tmpdir(), 'portico-tracking-'))
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+    return { env: { TRACKING_ENABLED: 'true', DATA_DIR: dataDir }, dataDir }
+  }
+  const name = `portico_test_${randomBytes(6).toString('hex')}`
+  await adminQuery(`create database ${name}`)
+  t.teardown(() => adminQuery(`drop database if exists ${name} with (force)`))
+  const url = new URL(DATABASE_URL!)
+  url.pathname = '/' + name
+  return { env: { TRACKING_ENABLED: 'true', DATABASE_URL: url.toString() }, url: url.toString() }
+}
+
+async function adminQuery (text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
