@@ -135,7 +135,7 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
     await database.ping()
   })
 
-  const retention = new RetentionJob(database.db, opts.retention, log)
+  const retention = new RetentionJob(database.db, { retentionMs: opts.retention, log })
   retention.start()
 
   app.decorate('tracking', {

@@ -22,17 +22,30 @@ export interface RetentionResult {
  * transaction holding `pg_try_advisory_xact_lock`, so instances sharing a database never delete
  * side by side: an instance that finds the lock taken leaves that run to the other.
  */
+export interface RetentionOptions {
+  /** Rows older than this many milliseconds are deleted. */
+  retentionMs: number
+  log: WriterLog
+  /** Between runs; default a tenth of the retention, at most an hour. */
+  intervalMs?: number
+  batchSize?: number
+}
+
 export class RetentionJob {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<RetentionResult> | null = null
   private stopped = false
+  private readonly retentionMs: number
+  private readonly log: WriterLog
+  private readonly batchSize: number
+  readonly intervalMs: number
 
-  constructor (
-    private readonly db: TrackingDb,
-    private readonly retentionMs: number,
-    private readonly log: WriterLog,
-    readonly intervalMs = Math.max(1000, Math.min(MAX_INTERVAL_MS, Math.floor(retentionMs / 10)))
-  ) {}
+  constructor (private readonly db: TrackingDb, opts: RetentionOptions) {
+    this.retentionMs = opts.retentionMs
+    this.log = opts.log
+    this.batchSize = opts.batchSize ?? RETENTION_BATCH
+    this.intervalMs = opts.intervalMs ?? Math.max(1000, Math.min(MAX_INTERVAL_MS, Math.floor(opts.retentionMs / 10)))
+  }
 
   start (firstDelayMs = Math.min(FIRST_RUN_DELAY_MS, this.intervalMs)): void {
     this.schedule(firstDelayMs)
@@ -71,13 +84,13 @@ export class RetentionJob {
         if (!lock.rows[0]?.locked) return -1
         const result = await tx.execute<{ id: number }>(sql`
           delete from requests where id in (
-            select id from requests where created_at < ${cutoff.toISOString()}::timestamptz limit ${RETENTION_BATCH}
+            select id from requests where created_at < ${cutoff.toISOString()}::timestamptz limit ${this.batchSize}
           ) returning id`)
         return result.rows.length
       })
       if (batch === -1) return { deleted, skipped: deleted === 0 }
       deleted += batch
-      if (batch < RETENTION_BATCH || this.stopped) return { deleted, skipped: false }
+      if (batch < this.batchSize || this.stopped) return { deleted, skipped: false }
     }
   }
 }
