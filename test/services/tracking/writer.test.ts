@@ -50,6 +50,7 @@ t.test('RowQueue: ring order, take, unshiftAll at capacity', async (t) => {
 
 for (const { name: backend, skip } of BACKENDS) {
   t.test(backend, { skip }, async (t) => {
+    t.beforeEach(() => { log.lines.length = 0 })
     t.test('batches, outage with retries, overflow drops the oldest and counts them', async (t) => {
       const database = await open(t, backend)
       let down = false
