@@ -12,6 +12,11 @@ export interface BenchTarget {
   method?: string
   headers?: Record<string, string>
   body?: string
+  /**
+   * Optional figures the scenario wants printed after the run (cache hits, rows written,
+   * queue drops ...). Called once, in the target's process, after its last round.
+   */
+  report? (): Promise<Record<string, number>>
   close (): Promise<void>
 }
 

@@ -52,7 +52,15 @@ class RequestTracking {
   handlerAt = 0
   sentAt = 0
   error: string | null = null
+  /** Set once the row is queued: an abort after the response, or a response after an abort, adds none. */
+  recorded = false
+  /** For onRequestAbort, the one hook without it. */
+  reply: FastifyReply | null = null
 }
+
+// nginx's code for a client that went away before its response was complete.
+const CLIENT_CLOSED_STATUS = 499
+const CLIENT_CLOSED_ERROR = 'PORTICO_CLIENT_CLOSED: the client closed the connection before the response was complete'
 
 const MIGRATION_RETRY_MAX_MS = 30_000
 
@@ -166,6 +174,7 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
         const headers = request.headers
         if (headers['content-length'] !== undefined ? headers['content-length'] !== '0' : headers['transfer-encoding'] !== undefined) {
           const state = (request.trackingState ??= new RequestTracking())
+          state.reply = _reply
           tapStream(payload, state.requestBody = new BodyCapture(maxBody))
         }
         done(null, payload)
@@ -185,23 +194,41 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
     })
     routeOptions.onError = append(routeOptions.onError, noteError)
     routeOptions.onResponse = append(routeOptions.onResponse, function recordRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-      writer.enqueue(tracked(request, reply, info.route, info.service, maxBody))
+      const state = (request.trackingState ??= new RequestTracking())
+      if (!state.recorded) {
+        state.recorded = true
+        writer.enqueue(tracked(request, reply, info.route, info.service, maxBody, reply.statusCode))
+      }
+      done()
+    })
+    // A client that disconnects first gets no onResponse: its request is still a row (499).
+    routeOptions.onRequestAbort = append(routeOptions.onRequestAbort, function recordAbort (request: FastifyRequest, done: HookHandlerDoneFunction) {
+      const state = (request.trackingState ??= new RequestTracking())
+      if (!state.recorded) {
+        state.recorded = true
+        state.error ??= CLIENT_CLOSED_ERROR
+        writer.enqueue(tracked(request, state.reply, info.route, info.service, maxBody, CLIENT_CLOSED_STATUS))
+      }
       done()
     })
   })
 }
 
-function markHandler (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  (request.trackingState ??= new RequestTracking()).handlerAt = performance.now()
+function markHandler (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const state = (request.trackingState ??= new RequestTracking())
+  state.handlerAt = performance.now()
+  state.reply = reply
   done()
 }
 
-function noteError (request: FastifyRequest, _reply: FastifyReply, error: FastifyError, done: HookHandlerDoneFunction): void {
-  (request.trackingState ??= new RequestTracking()).error = `${error.code ?? error.name}: ${error.message}`
+function noteError (request: FastifyRequest, reply: FastifyReply, error: FastifyError, done: HookHandlerDoneFunction): void {
+  const state = (request.trackingState ??= new RequestTracking())
+  state.error = `${error.code ?? error.name}: ${error.message}`
+  state.reply = reply
   done()
 }
 
-function tracked (request: FastifyRequest, reply: FastifyReply, route: string, service: string, maxBody: number): TrackedRequest {
+function tracked (request: FastifyRequest, reply: FastifyReply | null, route: string, service: string, maxBody: number, statusCode: number): TrackedRequest {
   const state = request.trackingState
   let requestBody = state?.requestBody ?? null
   const raw = request.rawBody
@@ -210,7 +237,7 @@ function tracked (request: FastifyRequest, reply: FastifyReply, route: string, s
     requestBody.add(raw)
   }
   const identity = request.identity
-  const durationMs = reply.elapsedTime
+  const durationMs = reply?.elapsedTime ?? 0
   return {
     requestId: request.id,
     startedAt: Date.now() - durationMs,
@@ -218,7 +245,7 @@ function tracked (request: FastifyRequest, reply: FastifyReply, route: string, s
     url: request.url,
     route,
     service,
-    statusCode: reply.statusCode,
+    statusCode,
     durationMs,
     upstreamMs: state !== null && state.handlerAt > 0 && state.sentAt >= state.handlerAt ? state.sentAt - state.handlerAt : null,
     ip: request.ip,
@@ -227,7 +254,7 @@ function tracked (request: FastifyRequest, reply: FastifyReply, route: string, s
     requestHeaders: request.headers,
     requestBody,
     bytesIn: Number(request.headers['content-length']) || 0,
-    responseHeaders: reply.getHeaders(),
+    responseHeaders: reply?.getHeaders() ?? {},
     responseBody: state?.responseBody ?? null,
     error: state?.error ?? null
   }

@@ -161,6 +161,28 @@ for (const { name: backend, skip } of BACKENDS) {
       t.equal(row.response_body_truncated, true, 'the streamed upstream response was tapped too')
     })
 
+    t.test('a client that leaves before its response is a row too (499)', async (t) => {
+      let release: () => void = () => {}
+      const held = new Promise<void>((resolve) => { release = resolve })
+      const upstream = await startUpstream(t, (_req, res) => { held.then(() => res.end('late')) })
+      t.teardown(() => release())
+      const { app, url } = await listenTracked(t, backend, {
+        services: { s: { url: upstream.url } },
+        routes: [{ path: '/slow', service: 's' }]
+      })
+      const req = httpRequest(url + '/slow', { headers: { 'x-request-id': 'gone-1' } })
+      req.on('error', () => {})
+      req.end()
+      while (upstream.requests.length === 0) await new Promise(resolve => setTimeout(resolve, 5))
+      req.destroy()
+      while (app.tracking.stats().queued + app.tracking.stats().written === 0) await new Promise(resolve => setTimeout(resolve, 5))
+      release()
+      const row = await byRequestId(app, 'gone-1')
+      t.match(row, { status_code: 499, error: /PORTICO_CLIENT_CLOSED/, path: '/slow' })
+      t.ok(row.duration_ms > 0)
+      t.equal(app.tracking.stats().written, 1, 'one row, not one per hook')
+    })
+
     t.test('every outcome of a tracked route is a row; track:false, gateway endpoints and 404s are not', async (t) => {
       const upstream = await startUpstream(t)
       const db = await testDatabase(t, backend)
