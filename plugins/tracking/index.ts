@@ -9,7 +9,8 @@ import { RetentionJob } from '../../services/tracking/retention.ts'
 import { BodyCapture, tapStream } from '../../services/tracking/capture.ts'
 import { toRow, type TrackedRequest } from '../../services/tracking/record.ts'
 import { listRequests, type RequestFilters } from '../../services/tracking/queries.ts'
-import { requests, type RequestRow } from '../../services/tracking/schema.ts'
+import type { RequestRow } from '../../services/tracking/schema.ts'
+import { insertRows } from '../../services/tracking/insert.ts'
 import { ANONYMOUS_TIER } from '../../services/auth/identity.ts'
 import { TrackingDisabledError } from '../../errors.ts'
 
@@ -121,7 +122,7 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
   const writer = new TrackingWriter<TrackedRequest>({
     insert: async (rows) => {
       if (!migrated) throw new Error(`tracking database not migrated yet: ${migrationError ?? 'pending'}`)
-      await database.db.insert(requests).values(rows)
+      await insertRows(database.db, rows)
       idleErrorLogged = false
     },
     prepare: toRow,

@@ -34,6 +34,8 @@ export function redactHeaders (headers: Record<string, unknown>): HeaderMap {
  * its text, so a cut never leaks what a parse would have hidden.
  */
 export function redactBody (text: string, kind: 'json' | 'form' | 'text', complete: boolean): string {
+  // Most bodies name no credential anywhere: one scan, no parse, stored as they came.
+  if (kind === 'text' || !SECRET_FIELD.test(text)) return text
   if (kind === 'form') return redactForm(text)
   if (kind === 'json') {
     if (complete) {

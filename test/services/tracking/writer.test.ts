@@ -7,6 +7,7 @@ import { openTrackingDatabase, type TrackingDatabase } from '../../../services/t
 import { TrackingWriter, type WriterLog } from '../../../services/tracking/writer.ts'
 import { RowQueue } from '../../../services/tracking/row-queue.ts'
 import { requests, type NewRequestRow } from '../../../services/tracking/schema.ts'
+import { insertRows } from '../../../services/tracking/insert.ts'
 
 const log: WriterLog & { lines: Array<[string, string]> } = {
   lines: [],
@@ -59,7 +60,7 @@ for (const { name: backend, skip } of BACKENDS) {
         insert: async (rows) => {
           inserts++
           if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
-          await database.db.insert(requests).values(rows)
+          await insertRows(database.db, rows)
         },
         prepare: r => r,
         queueMax: 100,
@@ -97,7 +98,7 @@ for (const { name: backend, skip } of BACKENDS) {
     t.test('a row the database rejects is counted as failed; the rest of its batch is written', async (t) => {
       const database = await open(t, backend)
       const writer = new TrackingWriter<NewRequestRow>({
-        insert: async (rows) => { await database.db.insert(requests).values(rows) },
+        insert: async (rows) => { await insertRows(database.db, rows) },
         prepare: r => r,
         queueMax: 100,
         batchSize: 10,
@@ -117,7 +118,7 @@ for (const { name: backend, skip } of BACKENDS) {
       const writer = new TrackingWriter<NewRequestRow>({
         insert: async (rows) => {
           if (down) throw new Error('Connection terminated unexpectedly')
-          await database.db.insert(requests).values(rows)
+          await insertRows(database.db, rows)
         },
         prepare: r => r,
         queueMax: 1000,
