@@ -10,7 +10,7 @@ const SECRET_FIELD = /pass(?:word|wd|phrase)|token|secret|api[-_]?key|credential
 
 // A "key": value pair in JSON text, for bodies too long (truncated) or too broken to parse: the
 // value is a string (possibly cut off), a scalar up to the next delimiter, or an opening brace.
-const JSON_PAIR = /"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+|\{|\[)/g
+const JSON_PAIR = /"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|\{|\[|[^,{}[\]"\s]+)/g
 
 export function isSecretField (name: string): boolean {
   return SECRET_FIELD.test(name)
