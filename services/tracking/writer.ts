@@ -83,6 +83,13 @@ export class TrackingWriter<T> extends EventEmitter {
 
   /** Queues one item. Never throws, never waits; when the bound is reached the oldest row goes. */
   enqueue (item: T): void {
+    if (this.closed) {
+      // After the shutdown flush nothing would write it: counted, not silently kept.
+      this.dropped++
+      this.emit('dropped', 1)
+      this.opts.log.warn({}, 'tracking: a request finished after the shutdown flush; its row is dropped')
+      return
+    }
     if (this.queued() >= this.opts.queueMax) {
       if (this.batch !== null && !this.inFlight && this.batch.length > 0) {
         this.batch.shift()

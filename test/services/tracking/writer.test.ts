@@ -129,6 +129,8 @@ for (const { name: backend, skip } of BACKENDS) {
       for (let i = 0; i < 250; i++) writer.enqueue(row(i))
       await writer.close(1000)
       t.equal(await count(database), 250)
+      writer.enqueue(row(999))
+      t.same(writer.stats(), { queued: 0, written: 250, dropped: 1, failed: 0 }, 'a row after the shutdown flush is counted as dropped')
 
       const second = new TrackingWriter<NewRequestRow>({
         insert: async () => { throw new Error('Connection terminated unexpectedly') },
