@@ -7,7 +7,7 @@ export const TrackingOptionsSchema = Type.Object({
   dataDir: Type.String({ default: './data', minLength: 1, description: 'Directory of the embedded database files' }),
   maxBody: Type.Integer({ default: 16_384, minimum: 0, description: 'Bytes of each request and response body stored' }),
   queueMax: Type.Integer({ default: 50_000, minimum: 1, description: 'Rows held in memory while the database is slow or down' }),
-  batchSize: Type.Integer({ default: 500, minimum: 1, maximum: 2000, description: 'Rows per multi-row insert (26 parameters a row; PostgreSQL allows 65535)' }),
+  batchSize: Type.Integer({ default: 500, minimum: 1, maximum: 2000, description: 'Rows per INSERT (one unnest() statement per batch)' }),
   flushInterval: Type.Integer({ default: 200, minimum: 1, description: 'Milliseconds between writes of queued rows' }),
   retention: Type.Integer({ default: 30 * 86_400_000, minimum: 1000, description: 'Milliseconds a row is kept; older rows are deleted by a periodic job' }),
   closeTimeout: Type.Integer({ default: 5000, minimum: 0, description: 'How long shutdown keeps retrying to write queued rows' })
