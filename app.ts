@@ -8,11 +8,16 @@ import readiness from './plugins/readiness/index.ts'
 import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
+import cache from './plugins/cache/index.ts'
+import adminCacheRoutes from './routes/admin-cache.ts'
+import auth, { authOptions } from './plugins/auth/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
 import adminRequestsRoutes from './routes/admin-requests.ts'
 import tracking from './plugins/tracking/index.ts'
+import metrics from './plugins/metrics/index.ts'
+import metricsRoute from './routes/metrics.ts'
 import { noopMetrics, type GatewayMetrics } from './services/metrics/types.ts'
 
 declare module 'fastify' {
@@ -32,7 +37,8 @@ export interface AppOptions {
 // Headers that carry credentials never reach a log line.
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie'
+  'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie',
+  'headers["x-api-key"]', 'headers["proxy-authorization"]'
 ]
 
 /**
@@ -73,7 +79,8 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('metrics', noopMetrics)
 
   // Per-request concerns, in Kong's priority order: each must see the request before the next.
-  // metrics (issue 8)
+  // metrics (issue 8): first, so its onRoute sees every route and its onResponse every request
+  await app.register(metrics)
   // tracking (issue 6): records every outcome below it, so it comes first
   await app.register(tracking, {
     enabled: env.TRACKING_ENABLED,
@@ -86,12 +93,15 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     retention: env.TRACKING_RETENTION
   })
   // auth (issue 3): identity for everything after it
+  await app.register(auth, authOptions(env))
   // rate limit (issue 4): keyed by identity
   // cache (issue 5): keyed by identity, answers before the proxy
+  await app.register(cache, { ttl: env.CACHE_TTL, maxEntrySize: env.CACHE_MAX_ENTRY, maxMemory: env.CACHE_MAX_MEMORY, keyPrefix: env.REDIS_KEY_PREFIX })
 
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)
   await app.register(healthRoutes)
-  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminRequestsRoutes] })
+  await app.register(metricsRoute)
+  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes, adminRequestsRoutes] })
   return app
 }

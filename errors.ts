@@ -14,3 +14,9 @@ export const PathTraversalError = createError('PORTICO_ERR_PATH_TRAVERSAL', 'pat
 export const RouteNotFoundError = createError('PORTICO_ERR_NOT_FOUND', 'Route %s:%s not found', 404)
 export const AdminUnauthorizedError = createError('PORTICO_ERR_ADMIN_UNAUTHORIZED', 'a valid admin bearer token is required', 401)
 export const TrackingDisabledError = createError('PORTICO_ERR_TRACKING_DISABLED', 'request tracking is disabled (TRACKING_ENABLED=false)', 404)
+export const InvalidCachePatternError = createError('PORTICO_ERR_INVALID_CACHE_PATTERN', 'pattern: %s', 400)
+export const CacheUnavailableError = createError('PORTICO_ERR_CACHE_UNAVAILABLE', 'cache store unavailable', 503)
+// auth (issue 3): 401s carry `WWW-Authenticate: Bearer` in `error.headers`.
+export const UnauthorizedError = createError('PORTICO_ERR_UNAUTHORIZED', '%s', 401)
+export const ForbiddenError = createError('PORTICO_ERR_FORBIDDEN', '%s', 403)
+export const AuthUnavailableError = createError('PORTICO_ERR_AUTH_UNAVAILABLE', '%s unavailable', 503)

@@ -3,6 +3,8 @@ import { loadEnv, type GatewayEnv } from './services/config/env.ts'
 import { loadConfigFile } from './services/config/load-config.ts'
 import { ConfigError } from './services/config/config-error.ts'
 import { exampleConfigPath, startExampleServices } from './examples/services/index.ts'
+import { shutdownTracing } from './services/tracing/shutdown.ts'
+import { EXAMPLE_JWT_SECRET } from './examples/services/auth.ts'
 
 /**
  * Reads env and config, builds the app, listens, and shuts down gracefully. User mistakes print
@@ -18,6 +20,8 @@ async function main (): Promise<void> {
 
   // No GATEWAY_CONFIG: the bundled example config, with its example services beside the gateway.
   const examples = env.GATEWAY_CONFIG === undefined ? await startExampleServices() : undefined
+  // The example auth service signs with EXAMPLE_JWT_SECRET: verify with it unless told otherwise.
+  if (examples && !env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWKS_URL && !env.AUTH_VERIFY_URL) env = { ...env, JWT_SECRET: EXAMPLE_JWT_SECRET }
   let config
   try {
     config = loadConfigFile(env.GATEWAY_CONFIG ?? exampleConfigPath)
@@ -26,11 +30,18 @@ async function main (): Promise<void> {
     return fail(err)
   }
 
-  const app = await buildApp({
-    env,
-    config,
-    logger: { level: env.LOG_LEVEL, redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' } }
-  })
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp({
+      env,
+      config,
+      logger: { level: env.LOG_LEVEL, redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' } }
+    })
+    await app.ready()
+  } catch (err) {
+    await examples?.close()
+    return fail(err)
+  }
 
   let closing = false
   const shutdown = (signal: string) => {
@@ -45,6 +56,8 @@ async function main (): Promise<void> {
     force.unref()
     app.close()
       .then(() => examples?.close())
+      // Spans still buffered by tracing (tracing.ts) are exported before the process exits.
+      .then(() => shutdownTracing())
       .then(() => { app.log.info('shut down cleanly'); process.exit(0) })
       .catch((err) => { app.log.error({ err }, 'error while shutting down'); process.exit(1) })
   }

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { AdminUnauthorizedError } from '../errors.ts'
+import { AdminUnauthorizedError, RouteNotFoundError } from '../errors.ts'
+import { errorBody } from '../plugins/error-handler/index.ts'
 
 export interface AdminRoutesOptions {
   /** Bearer token for /admin/*; the routes are not registered at all when it is unset (404). */
@@ -19,6 +20,10 @@ export default async function adminRoutes (app: FastifyInstance, opts: AdminRout
       reply.header('www-authenticate', 'Bearer realm="portico-admin"')
       throw new AdminUnauthorizedError()
     }
+  })
+  // Unknown /admin paths answer 404 only to an operator: the token check runs first.
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody(404, new RouteNotFoundError(request.method, request.url.split('?')[0]).message, request.id))
   })
   for (const routes of opts.routes) await app.register(routes)
 }

@@ -8,6 +8,9 @@ import { Duration, Size } from './units.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
+export const AUTH_MODES = ['none', 'optional', 'required'] as const
+export const SESSION_ACTIONS = ['create', 'destroy'] as const
+
 export const ServiceSchema = Type.Object({
   url: Type.String({ pattern: '^https?://[^/]', description: 'Base URL of the service (http or https)', expected: 'an http:// or https:// URL' }),
   timeout: Type.Optional(Duration({ description: 'Upstream timeout for this service; overrides UPSTREAM_TIMEOUT' })),
@@ -26,6 +29,12 @@ export const RouteSchemaSchema = Type.Object({
   response: Type.Optional(Type.Record(Type.String({ pattern: '^([1-5][0-9][0-9]|[1-5]XX|default)$' }), JsonSchemaObject, { expected: 'an object of status codes (200, 4XX, default) to JSON Schemas' }))
 }, { additionalProperties: false, description: 'JSON Schemas that validate the request and feed /docs' })
 
+export const CacheSchema = Type.Object({
+  ttl: Type.Optional(Duration({ description: 'How long a response stays fresh; default CACHE_TTL' })),
+  vary: Type.Optional(Type.Array(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", expected: 'a header name' }), { uniqueItems: true, description: 'Request headers whose values are part of the cache key', expected: 'a list of header names' })),
+  statuses: Type.Optional(Type.Array(Type.Integer({ minimum: 200, maximum: 599, expected: 'an HTTP status from 200 to 599' }), { minItems: 1, uniqueItems: true, description: 'Upstream statuses that are stored; default [200]', expected: 'a non-empty list of HTTP statuses' }))
+}, { additionalProperties: false })
+
 export const RouteSchema = Type.Object({
   path: Type.String({ pattern: '^/', description: 'Fastify path: `/api/users/:id`, or `/api/files/*` for a prefix', expected: 'a path starting with /' }),
   methods: Type.Optional(Type.Array(Type.Union(HTTP_METHODS.map(m => Type.Literal(m))), { minItems: 1, uniqueItems: true, description: 'HTTP methods; default all', expected: `a non-empty list of ${HTTP_METHODS.join(', ')}` })),
@@ -37,7 +46,14 @@ export const RouteSchema = Type.Object({
   description: Type.Optional(Type.String({ description: 'Longer text for /docs' })),
   tags: Type.Optional(Type.Array(Type.String(), { description: 'OpenAPI tags; default the service name' })),
   track: Type.Optional(Type.Boolean({ description: 'Record this route\'s requests in the requests table (default true)', expected: 'true or false' })),
-  schema: Type.Optional(RouteSchemaSchema)
+  schema: Type.Optional(RouteSchemaSchema),
+  // cache (issue 5)
+  cache: Type.Optional(Type.Union([Type.Boolean(), CacheSchema], { description: 'Cache GET (and HEAD) responses: `true` (TTL CACHE_TTL) or `{ ttl, vary, statuses }`', expected: 'true, false or an object with ttl, vary, statuses' })),
+  invalidates: Type.Optional(Type.Array(Type.String({ pattern: '^/', expected: 'a path pattern starting with /' }), { description: 'Cache patterns purged after a 2xx of this route: `/api/users`, `/api/users/*` (below it), `/api/users/:id` (params filled from the request)', expected: 'a list of path patterns' })),
+  // auth (issue 3)
+  auth: Type.Optional(Type.Union(AUTH_MODES.map(m => Type.Literal(m)), { description: 'none (default): credentials are not read; optional: an identity when credentials are given (bad ones get 401); required: 401 without one', expected: 'none, optional or required' })),
+  scopes: Type.Optional(Type.Array(Type.String({ pattern: '^\\S+$', expected: 'a scope name without spaces' }), { minItems: 1, uniqueItems: true, description: 'Scopes the identity must all hold, else 403; implies auth: required', expected: 'a non-empty list of distinct scope names without spaces' })),
+  session: Type.Optional(Type.Union(SESSION_ACTIONS.map(a => Type.Literal(a)), { description: 'create: a 2xx JSON answer with a `user` object starts a gateway session (cookie); destroy: ends it', expected: 'create or destroy' }))
 }, { additionalProperties: false })
 
 export const ConfigFileSchema = Type.Object({

@@ -42,8 +42,28 @@ export const EnvSchema = Type.Object({
   TRACKING_QUEUE_MAX: int('Rows held in memory while the database is slow or down; beyond it the oldest are dropped and counted', '50000', 1, 10_000_000),
   TRACKING_BATCH_SIZE: int('Rows per multi-row insert', '500', 1, 2000),
   TRACKING_FLUSH_INTERVAL: duration('How often queued rows are written', '200ms'),
-  TRACKING_RETENTION: duration('Rows older than this are deleted by a periodic job', '30d')
+  TRACKING_RETENTION: duration('Rows older than this are deleted by a periodic job', '30d'),
+  // cache (issue 5)
+  CACHE_TTL: duration('TTL of a route with `cache: true` (a route may set its own `cache.ttl`)', '5m'),
+  CACHE_MAX_ENTRY: size('Responses with a larger body are not cached (streamed as usual)', '1mb'),
+  CACHE_MAX_MEMORY: size('Bound of the in-process cache (LRU by bytes) used when REDIS_URL is unset', '64mb'),
+  // observability (read by the OpenTelemetry SDK in tracing.ts from process.env; validated here)
+  OTEL_EXPORTER_OTLP_ENDPOINT: url('OTLP collector base URL (e.g. http://jaeger:4318); unset = tracing off', ['http:', 'https:']),
+  OTEL_SERVICE_NAME: str('Service name on every span', 'portico'),
+  // auth (issue 3)
+  JWT_SECRET: str('Shared secret for local HS256 JWT verification'),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ description: 'PEM public key (RSA or EC; `\\n` escapes allowed) for local RS256/ES256 JWT verification', kind: 'pem', expected: 'a PEM public key (-----BEGIN PUBLIC KEY-----) of type RSA (2048 bits or more), EC (P-256, P-384, P-521) or Ed25519' })),
+  JWKS_URL: url("Identity provider's JSON Web Key Set; keys are cached by kid and refetched on an unknown kid", ['http:', 'https:']),
+  JWT_ISSUER: str('Accepted `iss` (comma list); when set, tokens must carry it'),
+  JWT_AUDIENCE: str('Accepted `aud` (comma list); when set, tokens must carry one of them'),
+  AUTH_VERIFY_URL: url('Remote verification: POST {"token"} (also sent as Authorization: Bearer); 200 {user_id, email?, scopes?, tier?} = valid', ['http:', 'https:']),
+  AUTH_VERIFY_CACHE_TTL: duration('How long a remote verification result is reused (cached by token hash); 0 = never', '30s'),
+  AUTH_VERIFY_TIMEOUT: duration('How long the verify service may take before the request gets 503', '3s'),
+  SESSION_COOKIE: Type.Optional(Type.String({ description: 'Name of the gateway session cookie', default: 'session', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", kind: 'string', expected: 'a cookie name (letters, digits and !#$%&\'*+.^_`|~-)' })),
+  SESSION_TTL: duration('Lifetime of a gateway session (and its cookie)', '1d'),
+  SESSION_COOKIE_SECURE: bool('Mark the session cookie Secure (HTTPS only)', 'false'),
+  RATE_LIMIT_TRUST_HEADERS: bool('Accept client X-User-ID / X-User-Tier as an unverified identity for rate limiting (only behind a trusted edge)', 'false')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>
-export type EnvField = TSchema & { kind: 'string' | 'duration' | 'size' | 'boolean' | 'integer' | 'url', expected?: string, protocols?: string[] }
+export type EnvField = TSchema & { kind: 'string' | 'duration' | 'size' | 'boolean' | 'integer' | 'url' | 'pem', expected?: string, protocols?: string[] }

@@ -31,3 +31,24 @@ export const ReadyResponse = Type.Object({
     durationMs: Type.Number()
   }))
 })
+
+const Count = Type.Integer({ minimum: 0 })
+const BreakerState = Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')])
+
+export const MetricsJsonResponse = Type.Object({
+  requests: Type.Object({
+    total: Count,
+    successful: Type.Integer({ minimum: 0, description: 'Answered with a status below 400' }),
+    failed: Type.Integer({ minimum: 0, description: 'Answered with 400 or above (client errors, rate limits, upstream failures)' }),
+    cached: Type.Integer({ minimum: 0, description: 'Answered from the response cache' }),
+    rateLimited: Type.Integer({ minimum: 0, description: 'Refused with 429' })
+  }),
+  circuitBreakers: Type.Record(Type.String(), BreakerState, { description: 'Worst breaker state among each service\'s targets' }),
+  cache: Type.Object({
+    entries: Type.Union([Count, Type.Null()], { description: 'null when the cache store could not be counted' }),
+    hits: Count,
+    misses: Count
+  }),
+  tracking: Type.Object({ queued: Count, written: Count, dropped: Count }),
+  uptimeSeconds: Count
+}, { description: 'Totals since this gateway process started' })

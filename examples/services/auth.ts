@@ -51,6 +51,13 @@ export function authService (secret = EXAMPLE_JWT_SECRET): FastifyInstance {
     return issue(account)
   })
   app.post('/logout', async () => ({ ok: true }))
+  // Who the gateway says is calling: the identity headers it set (never the client's own).
+  app.get('/me', async (request) => ({
+    id: request.headers['x-user-id'] ?? null,
+    email: request.headers['x-user-email'] ?? null,
+    scopes: (request.headers['x-user-scopes'] as string | undefined)?.split(' ').filter(Boolean) ?? [],
+    tier: request.headers['x-user-tier'] ?? null
+  }))
   app.post('/verify', async (request, reply) => {
     const token = (request.body as { token?: string } | undefined)?.token ?? request.headers.authorization?.replace(/^Bearer /i, '')
     try {

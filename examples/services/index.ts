@@ -9,7 +9,10 @@ export const exampleConfigPath = join(PROJECT_ROOT, 'examples', 'gateway.yaml')
 
 export const EXAMPLE_PORTS = { users: 8001, products: 8002, orders: 8003, auth: 8004 } as const
 
-export function exampleServices (): Record<keyof typeof EXAMPLE_PORTS, FastifyInstance> {
+export type ExampleServiceName = keyof typeof EXAMPLE_PORTS
+
+/** `jwtSecret`: the auth service's HS256 key (the gateway's JWT_SECRET must match it). */
+export function exampleServices (opts: { jwtSecret?: string } = {}): Record<ExampleServiceName, FastifyInstance> {
   return {
     users: crudService('users', 'users', [
       { name: 'Ada Lovelace', email: 'ada@example.com' },
@@ -20,7 +23,7 @@ export function exampleServices (): Record<keyof typeof EXAMPLE_PORTS, FastifyIn
       { name: 'Monitor', price: 229 }
     ]),
     orders: crudService('orders', 'orders', [{ productId: '1', quantity: 2 }]),
-    auth: authService()
+    auth: authService(opts.jwtSecret)
   }
 }
 

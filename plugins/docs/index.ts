@@ -7,6 +7,25 @@ import { ErrorResponse } from '../../schemas/gateway-api.ts'
 import { PACKAGE } from '../../services/config/package-info.ts'
 import { paramNames } from '../../services/config/load-config.ts'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a concern adds to a proxied route's OpenAPI operation, by concern name (set in onRoute). */
+    docs?: Record<string, RouteDocs>
+  }
+}
+
+/** A concern's additions to one operation: read when the document is built, never at run time. */
+export interface RouteDocs {
+  /** Merged into `components.securitySchemes`. */
+  securitySchemes?: Record<string, unknown>
+  /** The operation's security requirement. */
+  security?: Array<Record<string, string[]>>
+  /** Extra error responses: status code → description (body: the error shape). */
+  responses?: Record<number, string>
+  /** A paragraph appended to the description. */
+  description?: string
+}
+
 // What a proxied route can answer besides its upstream's own statuses (contract §4).
 const PROXY_ERRORS: Record<number, string> = {
   400: 'Invalid request (the message names the field)',
@@ -32,7 +51,7 @@ async function docs (app: FastifyInstance): Promise<void> {
       components: { schemas: {} }
     },
     hideUntagged: false,
-    transform: ({ schema, url, route }) => transformRoute(schema, url, route as RouteOptions)
+    transform: (arg) => transformRoute(arg.schema, arg.url, arg.route as RouteOptions, (arg as unknown as { openapiObject: OpenApiDocument }).openapiObject)
   })
   await app.register(swaggerUi, {
     routePrefix: '/docs',
@@ -41,7 +60,9 @@ async function docs (app: FastifyInstance): Promise<void> {
   })
 }
 
-function transformRoute (schema: FastifySchema | undefined, url: string, route: RouteOptions) {
+type OpenApiDocument = { components: { securitySchemes?: Record<string, unknown> } }
+
+function transformRoute (schema: FastifySchema | undefined, url: string, route: RouteOptions, document: OpenApiDocument) {
   const route_ = route.config?.route
   if (route_ === undefined) return { schema: { ...schema, tags: (schema?.tags as string[] | undefined) ?? ['Gateway'] }, url }
   const wildcard = url.endsWith('*')
@@ -66,8 +87,16 @@ function transformRoute (schema: FastifySchema | undefined, url: string, route: 
   for (const [code, description] of Object.entries(PROXY_ERRORS)) {
     if (!(code in response)) response[code] = { ...ErrorResponse, description }
   }
-  out.response = response
   const descriptions = [route_.description, `Proxied to the **${route_.service}** service (\`${route_.upstreamPath}\`).`]
+  for (const extra of Object.values(route.config?.docs ?? {})) {
+    if (extra.securitySchemes) document.components.securitySchemes = { ...document.components.securitySchemes, ...extra.securitySchemes }
+    if (extra.security) out.security = extra.security
+    for (const [code, description] of Object.entries(extra.responses ?? {})) {
+      if (!(code in response)) response[code] = { ...ErrorResponse, description }
+    }
+    if (extra.description) descriptions.push(extra.description)
+  }
+  out.response = response
   out.description = descriptions.filter(Boolean).join('\n\n')
   return { schema: out as FastifySchema, url: docUrl }
 }

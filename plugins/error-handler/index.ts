@@ -24,6 +24,12 @@ async function errorHandler (app: FastifyInstance): Promise<void> {
     const message = internal ? 'Internal Server Error' : error.message
     const headers = (error as { headers?: Record<string, string> }).headers
     if (headers) reply.headers(headers)
+    if (!request.raw.complete) {
+      // The client is still sending a body we will not read (413, or a failure mid-upload):
+      // discard what arrives so it can read this answer, then close rather than reuse the socket.
+      reply.header('connection', 'close')
+      request.raw.resume()
+    }
     reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message, request.id))
   })
 

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import type { IncomingHttpHeaders } from 'node:http'
 import type { GatewayConfig, RouteConfig, ServiceConfig } from '../../services/config/load-config.ts'
 import { compileUpstreamPath } from '../../services/proxy/upstream-path.ts'
+import { TimedDispatcher } from '../../services/proxy/timed-dispatcher.ts'
 import { PathTraversalError } from '../../errors.ts'
 import { parseProxiedBody } from './request-body.ts'
 import { upstreamError } from './upstream-errors.ts'
@@ -34,20 +35,17 @@ const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'pr
 export default async function proxy (app: FastifyInstance, opts: ProxyPluginOptions): Promise<void> {
   const agent = new Agent({ connections: DEFAULT_CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS })
   await app.register(replyFrom, {
-    undici: agent as unknown as never,
+    undici: new TimedDispatcher(agent) as unknown as FastifyReplyFromOptions['undici'],
     disableRequestLogging: true,
-    disableCache: true,
-    // Retries are the upstream pool's decision (idempotent methods, connection failures only);
-    // reply-from's own default would retry a GET on a 503 ten times.
-    retryDelay: () => null
-  } as FastifyReplyFromOptions)
+    disableCache: true
+  })
   app.addHook('onClose', async () => { await agent.close() })
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', parseProxiedBody)
 
   for (const route of opts.config.routes) {
-    app.route(routeOptions(route, opts.config.services[route.service], opts))
+    for (const options of routeOptions(route, opts.config.services[route.service], opts)) app.route(options)
   }
 
   for (const service of Object.values(opts.config.services)) {
@@ -55,12 +53,30 @@ export default async function proxy (app: FastifyInstance, opts: ProxyPluginOpti
   }
 }
 
-function routeOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPluginOptions): RouteOptions {
+/**
+ * Fastify refuses a body schema on GET and HEAD, so a route that declares both such methods and a
+ * body schema becomes two Fastify routes sharing everything but the body schema.
+ */
+function routeOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPluginOptions): RouteOptions[] {
+  const base = singleRouteOptions(route, service, opts)
+  const bodyless = route.methods.filter(m => m === 'GET' || m === 'HEAD')
+  if (route.schema?.body === undefined || bodyless.length === 0) return [base]
+  const withBody = route.methods.filter(m => m !== 'GET' && m !== 'HEAD')
+  const { body: _body, ...schema } = base.schema!
+  const routes: RouteOptions[] = [{ ...base, method: bodyless, exposeHeadRoute: !bodyless.includes('HEAD'), schema }]
+  if (withBody.length > 0) routes.push({ ...base, method: withBody, exposeHeadRoute: false })
+  return routes
+}
+
+function singleRouteOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPluginOptions): RouteOptions {
   const buildPath = compileUpstreamPath(route.upstreamPath)
   const base = service.url
   const bodyLimit = route.bodyLimit ?? opts.bodyLimit
-  const fromOptions: FastifyReplyFromHooks & { timeout: number } = {
+  const fromOptions: FastifyReplyFromHooks & { timeout: number, retryDelay: () => null } = {
     timeout: route.timeout ?? service.timeout ?? opts.upstreamTimeout,
+    // Retries are the upstream pool's decision (idempotent methods, connection failures only);
+    // reply-from's own default would retry a GET that got a 503 ten times.
+    retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => forwardedHeaders(request as FastifyRequest, headers as IncomingHttpHeaders),
     rewriteHeaders: (headers) => responseHeaders(headers as IncomingHttpHeaders, service.name),
     onError: (reply, { error }) => {

@@ -26,17 +26,13 @@ declare module 'fastify' {
 export function parseProxiedBody (request: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void): void {
   const { limit, parse } = request.routeOptions.config.body!
   const declared = Number(request.headers['content-length'])
-  if (declared > limit) {
-    payload.resume()
-    return done(new BodyTooLargeError(limit))
-  }
+  if (declared > limit) return done(new BodyTooLargeError(limit))
   if (!parse) {
     // Node's parser never delivers more than Content-Length bytes, so only chunked bodies need counting.
     return done(null, Number.isFinite(declared) ? payload : payload.pipe(new LimitStream(limit)))
   }
   const type = mediaType(request.headers['content-type'])
   if (type !== 'application/json' && type !== 'application/x-www-form-urlencoded') {
-    payload.resume()
     return done(new UnsupportedMediaTypeError(type || '(none)'))
   }
   readAll(payload, limit, (err, raw) => {

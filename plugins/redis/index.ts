@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import fastifyRedis from '@fastify/redis'
+import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import type { KeyValueStore } from '../../services/store/types.ts'
 import { MemoryStore } from '../../services/store/memory-store.ts'
@@ -34,8 +35,8 @@ async function redisPlugin (app: FastifyInstance, opts: RedisPluginOptions): Pro
     app.addHook('onClose', async () => { await store.close() })
     return
   }
-  await app.register(fastifyRedis, {
-    url: opts.url,
+  const client = new Redis(opts.url, {
+    lazyConnect: true,
     enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -44,10 +45,38 @@ async function redisPlugin (app: FastifyInstance, opts: RedisPluginOptions): Pro
     retryStrategy: (times: number) => Math.min(times * 200, 2000)
   })
   // ioredis emits 'error' on every failed reconnect; without a listener Node prints each one.
-  app.redis.on('error', (err: Error) => app.log.debug({ err }, 'redis connection error'))
+  client.on('error', (err: Error) => app.log.debug({ err }, 'redis connection error'))
+  await connectOrExplain(client, opts.url)
+  await app.register(fastifyRedis, { client })
+  // QUIT needs a live connection: during an outage it would reject (and an offline client would
+  // keep retrying), so close by disconnecting unless Redis is there to say goodbye to.
+  app.addHook('onClose', async () => {
+    if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+    else client.disconnect()
+  })
   app.decorate('store', new RedisStore(app.redis, `${opts.keyPrefix}:`))
   app.decorate('storeIsShared', true)
   app.readiness.add('redis', async () => { await app.redis.ping() })
+}
+
+/**
+ * Start-up needs Redis once (after that, outages are each concern's to survive): a clear message
+ * naming the URL (password hidden) beats Fastify's plugin timeout.
+ */
+async function connectOrExplain (client: Redis, url: string): Promise<void> {
+  let cause: Error | undefined
+  const remember = (err: Error) => { cause = err }
+  client.once('error', remember)
+  try {
+    await client.connect()
+  } catch (err) {
+    client.disconnect()
+    const shown = new URL(url)
+    if (shown.password) shown.password = '***'
+    throw new Error(`cannot reach Redis at ${shown.href} (REDIS_URL): ${(cause ?? err as Error).message}`)
+  } finally {
+    client.off('error', remember)
+  }
 }
 
 export default fp(redisPlugin, { name: 'portico-redis', fastify: '5.x', dependencies: ['portico-readiness'] })

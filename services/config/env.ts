@@ -1,6 +1,8 @@
 import { EnvSchema, type EnvField } from '../../schemas/env.ts'
 import { parseDuration, parseSize } from './units.ts'
 import { ConfigError } from './config-error.ts'
+import { parsePublicKeyPem } from '../auth/key-algorithms.ts'
+import { authEnvProblems } from '../auth/env-checks.ts'
 
 /** The decoded environment: durations in ms, sizes in bytes, booleans and integers as such. */
 export interface GatewayEnv {
@@ -25,6 +27,26 @@ export interface GatewayEnv {
   TRACKING_BATCH_SIZE: number
   TRACKING_FLUSH_INTERVAL: number
   TRACKING_RETENTION: number
+  CACHE_TTL: number
+  CACHE_MAX_ENTRY: number
+  CACHE_MAX_MEMORY: number
+  /** Tracing is on when set; the SDK (tracing.ts) reads it and the other OTEL_* from process.env. */
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string
+  OTEL_SERVICE_NAME: string
+  // auth (issue 3)
+  JWT_SECRET?: string
+  /** SPKI PEM (escapes decoded); validated at load. */
+  JWT_PUBLIC_KEY?: string
+  JWKS_URL?: string
+  JWT_ISSUER?: string
+  JWT_AUDIENCE?: string
+  AUTH_VERIFY_URL?: string
+  AUTH_VERIFY_CACHE_TTL: number
+  AUTH_VERIFY_TIMEOUT: number
+  SESSION_COOKIE: string
+  SESSION_TTL: number
+  SESSION_COOKIE_SECURE: boolean
+  RATE_LIMIT_TRUST_HEADERS: boolean
 }
 
 /** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */
@@ -42,6 +64,7 @@ export function loadEnv (source: Record<string, string | undefined> = process.en
       out[name] = decoded
     }
   }
+  problems.push(...authEnvProblems(out))
   if (problems.length > 0) throw new ConfigError('Invalid environment', problems)
   out.TRUST_PROXY = decodeTrustProxy(out.TRUST_PROXY as string)
   return out as unknown as GatewayEnv
@@ -61,6 +84,13 @@ function decode (field: EnvField, value: string): unknown {
       try {
         const parsed = new URL(value)
         return field.protocols!.includes(parsed.protocol) ? value : undefined
+      } catch {
+        return undefined
+      }
+    }
+    case 'pem': {
+      try {
+        return parsePublicKeyPem(value).pem
       } catch {
         return undefined
       }

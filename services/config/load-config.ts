@@ -9,6 +9,7 @@ import addFormats from 'ajv-formats'
 import { ConfigFileSchema, HTTP_METHODS, type ConfigFile, type RouteFile } from '../../schemas/config.ts'
 import { ConfigError } from './config-error.ts'
 import { parseDuration, parseSize } from './units.ts'
+import { cacheConfigProblems, normaliseCache, type RouteCacheConfig } from '../cache/route-config.ts'
 
 export type HttpMethod = typeof HTTP_METHODS[number]
 
@@ -32,6 +33,13 @@ export interface RouteConfig {
   /** Record this route's requests (tracking); default true. */
   track: boolean
   schema?: RouteFile['schema']
+  cache?: RouteCacheConfig
+  invalidates?: string[]
+  /** none | optional | required; `required` when only `scopes` were given. */
+  auth: 'none' | 'optional' | 'required'
+  /** Scopes an identity must all hold (empty: none). */
+  scopes: string[]
+  session?: 'create' | 'destroy'
 }
 
 export interface GatewayConfig {
@@ -82,7 +90,7 @@ function schemaProblems (raw: unknown): string[] {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return ['(top level): expected an object with `services` and `routes`']
   const seen = new Set<string>()
   const problems: string[] = []
-  for (const error of Value.Errors(ConfigFileSchema, raw)) {
+  for (const error of expandUnions(Value.Errors(ConfigFileSchema, raw))) {
     const message = describe(error)
     // One message per place: a union that fails reports each of its branches too.
     if (message === undefined || [...seen].some(p => error.path.startsWith(p + '/') || error.path === p)) continue
@@ -90,6 +98,21 @@ function schemaProblems (raw: unknown): string[] {
     problems.push(`${formatPath(error.path)}: ${message}`)
   }
   return problems
+}
+
+// `cache: { ttl: 'soon' }` fails the union `true | false | {...}` as a whole; report what is wrong
+// inside the object branch instead, so the message names `routes[1].cache.ttl`.
+function * expandUnions (errors: Iterable<ValueError>): Generator<ValueError> {
+  for (const error of errors) {
+    if (error.type === ValueErrorType.Union && error.value !== null && typeof error.value === 'object' && !Array.isArray(error.value)) {
+      const branch = ((error.schema.anyOf as TSchema[] | undefined) ?? []).findIndex(s => s.type === 'object')
+      if (branch !== -1) {
+        yield * expandUnions(error.errors[branch])
+        continue
+      }
+    }
+    yield error
+  }
 }
 
 function describe (error: ValueError): string | undefined {
@@ -129,12 +152,16 @@ function semanticProblems (config: ConfigFile): string[] {
         if (!params.has(name)) problems.push(`${at}.upstreamPath: parameter :${name} is not in the route path ${JSON.stringify(route.path)}`)
       }
     }
+    if (route.scopes !== undefined && route.auth !== undefined && route.auth !== 'required') {
+      problems.push(`${at}.scopes: scopes need auth: required, got auth: ${JSON.stringify(route.auth)}`)
+    }
     for (const method of route.methods ?? HTTP_METHODS) {
       const key = `${method} ${route.path}`
       const first = seenRoutes.get(key)
       if (first !== undefined) problems.push(`${at}: ${key} is already declared by routes[${first}]`)
       else seenRoutes.set(key, i)
     }
+    problems.push(...cacheConfigProblems(route, at, paramNames(route.path)))
     for (const [part, schema] of Object.entries(route.schema ?? {})) {
       const schemas = part === 'response' ? Object.entries(schema as Record<string, object>).map(([code, s]) => [`response.${code}`, s] as const) : [[part, schema] as const]
       for (const [name, s] of schemas) {
@@ -177,7 +204,12 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     description: r.description,
     tags: r.tags ?? [r.service],
     track: r.track ?? true,
-    schema: r.schema
+    schema: r.schema,
+    cache: normaliseCache(r.cache),
+    invalidates: r.invalidates,
+    auth: r.auth ?? (r.scopes !== undefined ? 'required' : 'none'),
+    scopes: r.scopes ?? [],
+    session: r.session
   }))
   return { file, services, routes }
 }

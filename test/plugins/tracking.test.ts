@@ -6,6 +6,7 @@ import { build, listen, startUpstream, testConfig, testEnv, freePort, type TestC
 import { BACKENDS, testDatabase, type Backend } from '../tracking-db.ts'
 import { buildApp } from '../../app.ts'
 import type { RequestRow } from '../../services/tracking/schema.ts'
+import { hs256, SECRET } from './auth/tokens.ts'
 
 async function rows (app: FastifyInstance, filters = {}): Promise<RequestRow[]> {
   await app.tracking.flush()
@@ -42,7 +43,7 @@ for (const { name: backend, skip } of BACKENDS) {
         headers: {
           'content-type': 'application/json',
           authorization: 'Bearer abc',
-          cookie: 'session=zzz',
+          cookie: 'theme=dark; sid=zzz',
           'x-api-key': 'key-1',
           'user-agent': 'tap-test',
           'x-request-id': 'req-fields-1'
@@ -159,6 +160,23 @@ for (const { name: backend, skip } of BACKENDS) {
       t.equal(row.request_body_truncated, true)
       t.ok(row.request_body!.startsWith('{"password":"[REDACTED]","a":"qqq'))
       t.equal(row.response_body_truncated, true, 'the streamed upstream response was tapped too')
+    })
+
+    t.test('the verified identity is recorded; a 401 and a 403 from auth are rows too', async (t) => {
+      const upstream = await startUpstream(t)
+      const app = await tracked(t, backend, {
+        services: { s: { url: upstream.url } },
+        routes: [{ path: '/me', service: 's', auth: 'required' }, { path: '/admin-only', service: 's', scopes: ['admin'] }]
+      }, { JWT_SECRET: SECRET })
+      const token = hs256({ sub: 'user-42', tier: 'premium', scope: 'read' })
+      t.equal((await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'id-ok' } })).statusCode, 200)
+      t.equal((await app.inject({ url: '/me', headers: { 'x-request-id': 'id-none' } })).statusCode, 401)
+      t.equal((await app.inject({ url: '/admin-only', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'id-scope' } })).statusCode, 403)
+      t.match(await byRequestId(app, 'id-ok'), { status_code: 200, user_id: 'user-42', tier: 'premium', request_headers: { authorization: '[REDACTED]' } })
+      t.match(await byRequestId(app, 'id-none'), { status_code: 401, user_id: null, tier: 'anonymous', error: /PORTICO_ERR_UNAUTHORIZED/, upstream_ms: null })
+      t.match(await byRequestId(app, 'id-scope'), { status_code: 403, user_id: 'user-42', error: /PORTICO_ERR_FORBIDDEN/ })
+      const mine = await app.inject({ url: '/admin/requests?user=user-42', headers: { authorization: 'Bearer x' } })
+      t.equal(mine.statusCode, 404, 'no ADMIN_TOKEN here: the admin API is off')
     })
 
     t.test('a client that leaves before its response is a row too (499)', async (t) => {

@@ -1,0 +1,28 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { parse } from 'yaml'
+import { exampleConfigPath, startExampleServices } from '../../examples/services/index.ts'
+import { build } from '../helper.ts'
+
+t.test('the example config caches the products list and a POST invalidates it', async (t) => {
+  const services = await startExampleServices({ users: 0, products: 0, orders: 0, auth: 0 })
+  t.teardown(services.close)
+  const config = parse(readFileSync(exampleConfigPath, 'utf8'))
+  for (const [name, service] of Object.entries(config.services) as Array<[string, { url: string }]>) service.url = services.urls[name]
+  const app = await build(t, { config })
+
+  const first = await app.inject('/api/products')
+  t.equal(first.headers['x-cache'], 'MISS')
+  const second = await app.inject('/api/products')
+  t.equal(second.headers['x-cache'], 'HIT')
+  t.equal(second.body, first.body)
+
+  const created = await app.inject({ method: 'POST', url: '/api/products', payload: { name: 'Mouse', price: 19 } })
+  t.equal(created.statusCode, 201)
+  const after = await app.inject('/api/products')
+  t.equal(after.headers['x-cache'], 'MISS', 'the POST purged the list')
+  t.equal(after.json().total, first.json().total + 1)
+
+  const doc = (await app.inject('/docs/json')).json()
+  t.match(doc.paths['/api/products'].get.description, /Cached by the gateway for 30 s/)
+})
