@@ -255,7 +255,8 @@ function tracked (request: FastifyRequest, reply: FastifyReply | null, route: st
     requestHeaders: request.headers,
     requestBody,
     bytesIn: Number(request.headers['content-length']) || 0,
-    responseHeaders: reply?.getHeaders() ?? {},
+    // Once sent, every header is on the raw response: one object instead of reply.getHeaders()' merge of two.
+    responseHeaders: reply === null ? {} : reply.raw.headersSent ? reply.raw.getHeaders() : reply.getHeaders(),
     responseBody: state?.responseBody ?? null,
     error: state?.error ?? null
   }

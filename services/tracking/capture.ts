@@ -49,19 +49,14 @@ type Tapped = Readable & { [kCapture]?: BodyCapture }
 
 /**
  * Copies what flows through `stream` into `capture`, without changing when or how fast it flows.
- * A 'data' listener added before the consumer would switch the stream to flowing mode and lose
- * chunks, so the listener joins on 'resume', which fires when the consumer (pipe, undici's
- * writer) starts the flow, right before the first chunk. Listeners are module functions: no
- * closure per request.
+ * Readable's own `on('data')` would switch the stream to flowing mode before its consumer is
+ * attached (and lose chunks); `prependListener` is EventEmitter's, so the listener only watches:
+ * a stream emits 'data' for every chunk its consumer takes, piped, read() or async-iterated. The
+ * listener is a module function: no closure per request.
  */
 export function tapStream (stream: Readable, capture: BodyCapture): void {
   (stream as Tapped)[kCapture] = capture
-  if (stream.readableFlowing === true) stream.on('data', onData)
-  else stream.once('resume', onResume)
-}
-
-function onResume (this: Tapped): void {
-  this.on('data', onData)
+  stream.prependListener('data', onData)
 }
 
 function onData (this: Tapped, chunk: Buffer | string): void {
