@@ -8,6 +8,7 @@ import readiness from './plugins/readiness/index.ts'
 import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
+import upstream from './plugins/upstream/index.ts'
 import cache from './plugins/cache/index.ts'
 import adminCacheRoutes from './routes/admin-cache.ts'
 import auth, { authOptions } from './plugins/auth/index.ts'
@@ -16,6 +17,7 @@ import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
 import adminRequestsRoutes from './routes/admin-requests.ts'
 import tracking from './plugins/tracking/index.ts'
+import adminServices from './routes/admin-services.ts'
 import metrics from './plugins/metrics/index.ts'
 import metricsRoute from './routes/metrics.ts'
 import { noopMetrics, type GatewayMetrics } from './services/metrics/types.ts'
@@ -98,10 +100,13 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // cache (issue 5): keyed by identity, answers before the proxy
   await app.register(cache, { ttl: env.CACHE_TTL, maxEntrySize: env.CACHE_MAX_ENTRY, maxMemory: env.CACHE_MAX_MEMORY, keyPrefix: env.REDIS_KEY_PREFIX })
 
+  // resilience (issue 7): targets, balancing, breakers, health checks, registry; read by the proxy,
+  // /health, /metrics and /admin, so it sits outside the proxy's encapsulated context.
+  await app.register(upstream, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, registryRefreshInterval: env.REGISTRY_REFRESH_INTERVAL, keyPrefix: env.REDIS_KEY_PREFIX })
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(rootRoute)
   await app.register(healthRoutes)
   await app.register(metricsRoute)
-  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes, adminRequestsRoutes] })
+  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes, adminServices, adminRequestsRoutes] })
   return app
 }

@@ -6,6 +6,10 @@ import createError from '@fastify/error'
  */
 export const UpstreamUnavailableError = createError('PORTICO_ERR_UPSTREAM_UNAVAILABLE', '%s service unavailable', 503)
 export const UpstreamTimeoutError = createError('PORTICO_ERR_UPSTREAM_TIMEOUT', '%s service timed out', 504)
+// resilience (issue 7): every target's circuit is open; carries Retry-After in `headers`.
+export const CircuitOpenError = createError('PORTICO_ERR_CIRCUIT_OPEN', '%s service unavailable', 503)
+export const UnknownServiceError = createError('PORTICO_ERR_UNKNOWN_SERVICE', 'unknown service %s', 404)
+export const RegistryUnavailableError = createError('PORTICO_ERR_REGISTRY_UNAVAILABLE', 'service registry unavailable', 503)
 export const BadGatewayError = createError('PORTICO_ERR_BAD_GATEWAY', '%s service sent an invalid response', 502)
 export const BodyTooLargeError = createError('PORTICO_ERR_BODY_TOO_LARGE', 'request body is larger than %d bytes', 413)
 export const UnsupportedMediaTypeError = createError('PORTICO_ERR_UNSUPPORTED_MEDIA_TYPE', 'content type %s is not accepted by this route', 415)

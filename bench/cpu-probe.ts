@@ -11,7 +11,7 @@ export type ParentMessage =
   | { type: 'close' }
 
 export type ChildMessage =
-  | { type: 'ready', url: string, path?: string, method?: string, headers?: Record<string, string>, body?: string }
+  | { type: 'ready', url: string, path?: string, method?: string, headers?: Record<string, string>, body?: string, expectStatus?: number }
   | { type: 'cpu', micros: number }
   | { type: 'report', figures: Record<string, number> | null, error?: string }
   | { type: 'error', message: string }
@@ -23,6 +23,7 @@ export interface ProbeTarget {
   method?: string
   headers?: Record<string, string>
   body?: string
+  expectStatus?: number
   report? (): Promise<Record<string, number>>
   close (): Promise<void>
 }
@@ -66,6 +67,6 @@ export function serveCpuProbe (target: ProbeTarget): void {
   })
   // The parent went away (crashed or killed): nothing left to serve.
   process.on('disconnect', () => { target.close().catch(() => {}).finally(() => process.exit(0)) })
-  const { url, path, method, headers, body } = target
-  send({ type: 'ready', url, path, method, headers, body })
+  const { url, path, method, headers, body, expectStatus } = target
+  send({ type: 'ready', url, path, method, headers, body, expectStatus })
 }

@@ -12,6 +12,8 @@ export interface BenchTarget {
   method?: string
   headers?: Record<string, string>
   body?: string
+  /** The status every answer should have when it is not 2xx (a fast-fail 503 scenario); counted as success. */
+  expectStatus?: number
   /**
    * Optional figures the scenario wants printed after the run (cache hits, rows written,
    * queue drops ...). Called once, in the target's process, after its last round.

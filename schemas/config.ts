@@ -10,13 +10,29 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 
 export const AUTH_MODES = ['none', 'optional', 'required'] as const
 export const SESSION_ACTIONS = ['create', 'destroy'] as const
+const UpstreamUrl = (description: string) => Type.String({ pattern: '^https?://[^/]', description, expected: 'an http:// or https:// URL' })
 
 export const ServiceSchema = Type.Object({
-  url: Type.String({ pattern: '^https?://[^/]', description: 'Base URL of the service (http or https)', expected: 'an http:// or https:// URL' }),
+  url: Type.Optional(UpstreamUrl('Base URL of the service (http or https); or `urls` for several targets')),
+  urls: Type.Optional(Type.Array(UpstreamUrl('Base URL of one target'), { uniqueItems: true, description: 'Targets of the service, balanced; `[]` = only targets registered at run time (PUT /admin/services/:name/targets)', expected: 'a list of distinct http:// or https:// URLs' })),
   timeout: Type.Optional(Duration({ description: 'Upstream timeout for this service; overrides UPSTREAM_TIMEOUT' })),
+  // resilience (issue 7)
+  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, description: 'Retries of idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) after a connection failure, on another target when there is one; default 0', expected: 'an integer from 0 to 5' })),
+  balance: Type.Optional(Type.Union([Type.Literal('round-robin'), Type.Literal('least-connections')], { description: 'How a target is chosen; default round-robin' })),
   health: Type.Optional(Type.Object({
-    path: Type.String({ pattern: '^/', description: 'Path that answers 2xx when the service is healthy; /health/ready checks it', expected: 'a path starting with /' })
-  }, { additionalProperties: false }))
+    path: Type.String({ pattern: '^/', description: 'Path that answers 2xx when the service is healthy; /health/ready checks it', expected: 'a path starting with /' }),
+    interval: Type.Optional(Duration({ description: 'Probe every target this often in the background (active health checks); unset = only /health/ready asks' })),
+    timeout: Type.Optional(Duration({ description: 'A probe unanswered after this fails; default 2s' })),
+    healthyThreshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Consecutive passed probes that readmit a target; default 2', expected: 'an integer from 1 to 100' })),
+    unhealthyThreshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Consecutive failed probes that take a target out; default 3', expected: 'an integer from 1 to 100' }))
+  }, { additionalProperties: false })),
+  circuitBreaker: Type.Optional(Type.Union([
+    Type.Literal(false),
+    Type.Object({
+      failureThreshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Consecutive failures (connection error, timeout, 502/503/504) that open a target\'s circuit; default 5', expected: 'an integer from 1 to 1000' })),
+      resetTimeout: Type.Optional(Duration({ description: 'How long an open circuit answers 503 before one probe request may pass; default 30s' }))
+    }, { additionalProperties: false, expected: 'false or an object with failureThreshold and resetTimeout' })
+  ], { description: 'Per-target circuit breaker; on by default, `false` turns it off', expected: 'false or an object with failureThreshold and resetTimeout' }))
 }, { additionalProperties: false })
 
 const JsonSchemaObject = Type.Object({}, { additionalProperties: true, expected: 'a JSON Schema object' })

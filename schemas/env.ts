@@ -62,7 +62,9 @@ export const EnvSchema = Type.Object({
   SESSION_COOKIE: Type.Optional(Type.String({ description: 'Name of the gateway session cookie', default: 'session', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", kind: 'string', expected: 'a cookie name (letters, digits and !#$%&\'*+.^_`|~-)' })),
   SESSION_TTL: duration('Lifetime of a gateway session (and its cookie)', '1d'),
   SESSION_COOKIE_SECURE: bool('Mark the session cookie Secure (HTTPS only)', 'false'),
-  RATE_LIMIT_TRUST_HEADERS: bool('Accept client X-User-ID / X-User-Tier as an unverified identity for rate limiting (only behind a trusted edge)', 'false')
+  RATE_LIMIT_TRUST_HEADERS: bool('Accept client X-User-ID / X-User-Tier as an unverified identity for rate limiting (only behind a trusted edge)', 'false'),
+  // resilience (issue 7)
+  REGISTRY_REFRESH_INTERVAL: duration('How often each instance re-reads the service registry (targets registered at run time)', '1s')
 }, { additionalProperties: true })
 
 export type EnvSchemaType = Static<typeof EnvSchema>

@@ -28,7 +28,8 @@ export const ReadyResponse = Type.Object({
   checks: Type.Record(Type.String(), Type.Object({
     status: Type.Union([Type.Literal('up'), Type.Literal('down')]),
     error: Type.Optional(Type.String()),
-    durationMs: Type.Number()
+    durationMs: Type.Number(),
+    detail: Type.Optional(Type.Unknown({ description: 'What the check saw, e.g. each target of a service' }))
   }))
 })
 

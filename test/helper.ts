@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../app.ts'
 import { loadEnv, type GatewayEnv } from '../services/config/env.ts'
 import { parseConfig, type GatewayConfig } from '../services/config/load-config.ts'
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { exampleConfigPath } from '../examples/services/index.ts'
 
 /** The subset of tap's Test that helpers use, so helpers do not depend on tap's types. */
 export interface TestContext {
@@ -110,4 +113,14 @@ export const DATABASE_URL = process.env.DATABASE_URL
 /** A key prefix of its own for one test, so parallel test files never share Redis keys. */
 export function uniquePrefix (name: string): string {
   return `portico-test:${name}:${randomUUID().slice(0, 8)}`
+}
+
+/** The bundled example config (as a plain object) with each service pointed at `urls[name]`. */
+export function exampleConfigAt (urls: Record<string, string>): { services: Record<string, { url?: string, urls?: string[] }>, routes: unknown[] } {
+  const config = parseYaml(readFileSync(exampleConfigPath, 'utf8')) as { services: Record<string, { url?: string, urls?: string[] }>, routes: unknown[] }
+  for (const [name, service] of Object.entries(config.services)) {
+    if (service.urls) service.urls = [urls[name]]
+    else service.url = urls[name]
+  }
+  return config
 }

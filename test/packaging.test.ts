@@ -18,7 +18,7 @@ import { freePort, listen } from './helper.ts'
  */
 const PENDING_ENV: string[] = []
 
-const COMPOSE_SERVICES = ['gateway', 'redis', 'postgres', 'users', 'products', 'orders', 'auth']
+const COMPOSE_SERVICES = ['gateway', 'redis', 'postgres', 'users', 'products', 'orders', 'auth', 'jaeger']
 const IMAGE_ROOT = '/app/'
 
 // ---------------------------------------------------------------------------------------------
@@ -164,6 +164,8 @@ t.test('.dockerignore keeps the build context small but complete', async (t) => 
 
 t.test('docker-compose.yml: the services exist and depend on each other', async (t) => {
   for (const name of COMPOSE_SERVICES) t.ok(compose.services[name], `service ${name}`)
+  for (const name of ['prometheus', 'grafana']) t.ok(compose.services[name], `observability service ${name}`)
+  t.equal(envOf(compose.services.gateway).OTEL_EXPORTER_OTLP_ENDPOINT, 'http://jaeger:4318', 'traces go to Jaeger')
   const gateway = compose.services.gateway
   t.ok(gateway.build, 'the gateway is built from this repository')
   const deps = Array.isArray(gateway.depends_on) ? gateway.depends_on : Object.keys(gateway.depends_on ?? {})

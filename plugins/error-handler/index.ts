@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { RouteNotFoundError } from '../../errors.ts'
 
@@ -24,9 +24,10 @@ async function errorHandler (app: FastifyInstance): Promise<void> {
     const message = internal ? 'Internal Server Error' : error.message
     const headers = (error as { headers?: Record<string, string> }).headers
     if (headers) reply.headers(headers)
-    if (!request.raw.complete) {
+    if (!request.raw.complete && hasBody(request.headers)) {
       // The client is still sending a body we will not read (413, or a failure mid-upload):
       // discard what arrives so it can read this answer, then close rather than reuse the socket.
+      // (A bodyless GET answered synchronously is not `complete` yet either: keep its connection.)
       reply.header('connection', 'close')
       request.raw.resume()
     }
@@ -37,6 +38,10 @@ async function errorHandler (app: FastifyInstance): Promise<void> {
     const error = new RouteNotFoundError(request.method, request.url.split('?')[0])
     reply.code(404).send(errorBody(404, error.message, request.id))
   })
+}
+
+function hasBody (headers: IncomingHttpHeaders): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
 }
 
 export default fp(errorHandler, { name: 'portico-error-handler', fastify: '5.x' })

@@ -1,13 +1,15 @@
-import replyFrom, { type FastifyReplyFromHooks, type FastifyReplyFromOptions } from '@fastify/reply-from'
-import { Agent, request as undiciRequest } from 'undici'
+import replyFrom, { type FastifyReplyFromOptions } from '@fastify/reply-from'
+import { Agent } from 'undici'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
+import type { TargetPool } from '../../services/upstream/target-pool.ts'
 import type { GatewayConfig, RouteConfig, ServiceConfig } from '../../services/config/load-config.ts'
 import { compileUpstreamPath } from '../../services/proxy/upstream-path.ts'
 import { TimedDispatcher } from '../../services/proxy/timed-dispatcher.ts'
 import { PathTraversalError } from '../../errors.ts'
 import { parseProxiedBody } from './request-body.ts'
-import { upstreamError } from './upstream-errors.ts'
+import { decorateUpstreamCall, UpstreamCall } from './upstream-call.ts'
+import upstream from '../upstream/index.ts'
 
 export interface ProxyPluginOptions {
   config: GatewayConfig
@@ -19,7 +21,7 @@ export interface ProxyPluginOptions {
 
 const DEFAULT_CONNECTIONS_PER_ORIGIN = 128
 const KEEP_ALIVE_TIMEOUT_MS = 30_000
-const READINESS_TIMEOUT_MS = 1500
+const DEFAULT_REGISTRY_REFRESH_MS = 1000
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded.
 // reply-from already drops `connection`, the headers it lists, and `transfer-encoding`.
@@ -43,13 +45,16 @@ export default async function proxy (app: FastifyInstance, opts: ProxyPluginOpti
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', parseProxiedBody)
+  decorateUpstreamCall(app)
 
-  for (const route of opts.config.routes) {
-    for (const options of routeOptions(route, opts.config.services[route.service], opts)) app.route(options)
+  // Targets, balancing, breakers and retries live in app.upstreams (plugins/upstream, issue 7),
+  // registered by app.ts at the root so /health, /metrics and /admin see it. A proxy assembled
+  // without it (a plugin test) gets its own, in-process, inside this context.
+  if (!app.hasDecorator('upstreams')) {
+    await app.register(upstream, { config: opts.config, upstreamTimeout: opts.upstreamTimeout, registryRefreshInterval: DEFAULT_REGISTRY_REFRESH_MS })
   }
-
-  for (const service of Object.values(opts.config.services)) {
-    app.readiness.add(`service:${service.name}`, () => checkService(agent, service))
+  for (const route of opts.config.routes) {
+    for (const options of routeOptions(app, route, opts.config.services[route.service], app.upstreams.pool(route.service), opts)) app.route(options)
   }
 }
 
@@ -57,8 +62,8 @@ export default async function proxy (app: FastifyInstance, opts: ProxyPluginOpti
  * Fastify refuses a body schema on GET and HEAD, so a route that declares both such methods and a
  * body schema becomes two Fastify routes sharing everything but the body schema.
  */
-function routeOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPluginOptions): RouteOptions[] {
-  const base = singleRouteOptions(route, service, opts)
+function routeOptions (app: FastifyInstance, route: RouteConfig, service: ServiceConfig, pool: TargetPool, opts: ProxyPluginOptions): RouteOptions[] {
+  const base = singleRouteOptions(app, route, service, pool, opts)
   const bodyless = route.methods.filter(m => m === 'GET' || m === 'HEAD')
   if (route.schema?.body === undefined || bodyless.length === 0) return [base]
   const withBody = route.methods.filter(m => m !== 'GET' && m !== 'HEAD')
@@ -68,22 +73,14 @@ function routeOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPl
   return routes
 }
 
-function singleRouteOptions (route: RouteConfig, service: ServiceConfig, opts: ProxyPluginOptions): RouteOptions {
+function singleRouteOptions (app: FastifyInstance, route: RouteConfig, service: ServiceConfig, pool: TargetPool, opts: ProxyPluginOptions): RouteOptions {
   const buildPath = compileUpstreamPath(route.upstreamPath)
-  const base = service.url
   const bodyLimit = route.bodyLimit ?? opts.bodyLimit
-  const fromOptions: FastifyReplyFromHooks & { timeout: number, retryDelay: () => null } = {
+  const call = new UpstreamCall(app, pool, service.retries, {
     timeout: route.timeout ?? service.timeout ?? opts.upstreamTimeout,
-    // Retries are the upstream pool's decision (idempotent methods, connection failures only);
-    // reply-from's own default would retry a GET that got a 503 ten times.
-    retryDelay: () => null,
     rewriteRequestHeaders: (request, headers) => forwardedHeaders(request as FastifyRequest, headers as IncomingHttpHeaders),
-    rewriteHeaders: (headers) => responseHeaders(headers as IncomingHttpHeaders, service.name),
-    onError: (reply, { error }) => {
-      reply.header('x-service', service.name)
-      reply.send(upstreamError(service.name, error))
-    }
-  }
+    rewriteHeaders: (headers) => responseHeaders(headers as IncomingHttpHeaders, service.name)
+  })
   const { response, ...requestSchema } = route.schema ?? {}
 
   return {
@@ -99,13 +96,12 @@ function singleRouteOptions (route: RouteConfig, service: ServiceConfig, opts: P
       tags: route.tags
     },
     config: { route, body: { limit: bodyLimit, parse: route.schema?.body !== undefined } },
+    // Frees the chosen target when the client leaves before the upstream answers (reply-from then calls neither hook).
+    onRequestAbort: call.onRequestAbort,
     handler (request: FastifyRequest, reply: FastifyReply) {
       const path = buildPath(request.params as Record<string, string>)
       if (path === null) throw new PathTraversalError()
-      const raw = request.rawBody
-      reply.from(base + path, raw === undefined
-        ? fromOptions
-        : { ...fromOptions, body: raw, contentType: request.headers['content-type'] } as typeof fromOptions)
+      call.send(request, reply, path)
     }
   }
 }
@@ -129,19 +125,4 @@ function responseHeaders (headers: IncomingHttpHeaders, service: string): Incomi
   }
   headers['x-service'] = service
   return headers
-}
-
-/** Up when the service answers: any status at its base URL, or 2xx at its health path. */
-async function checkService (agent: Agent, service: ServiceConfig): Promise<void> {
-  const path = service.health?.path
-  const res = await undiciRequest(service.url + (path ?? '/'), {
-    dispatcher: agent,
-    method: 'GET',
-    headersTimeout: READINESS_TIMEOUT_MS,
-    bodyTimeout: READINESS_TIMEOUT_MS
-  })
-  await res.body.dump()
-  if (path !== undefined && (res.statusCode < 200 || res.statusCode > 299)) {
-    throw new Error(`${path} answered ${res.statusCode}`)
-  }
 }

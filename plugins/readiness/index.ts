@@ -9,12 +9,15 @@ declare module 'fastify' {
 
 const DEFAULT_CHECK_TIMEOUT_MS = 2000
 
-/** A dependency check: resolves when healthy, rejects (with a reason) when not. */
+/**
+ * A dependency check: resolves when healthy, rejects (with a reason) when not. A `detail` it
+ * resolves with (or sets on its error) is shown beside the status (e.g. per-target states).
+ */
 export type ReadinessCheck = () => Promise<unknown>
 
 export interface ReadinessResult {
   ready: boolean
-  checks: Record<string, { status: 'up' | 'down', error?: string, durationMs: number }>
+  checks: Record<string, { status: 'up' | 'down', error?: string, durationMs: number, detail?: unknown }>
 }
 
 /**
@@ -34,13 +37,13 @@ export class ReadinessRegistry {
       const started = performance.now()
       let timer: NodeJS.Timeout | undefined
       try {
-        await Promise.race([
+        const result = await Promise.race([
           check(),
           new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs}ms`)), timeoutMs) })
-        ])
-        return [name, { status: 'up' as const, durationMs: elapsed(started) }] as const
+        ]) as { detail?: unknown } | undefined
+        return [name, { status: 'up' as const, durationMs: elapsed(started), ...detailOf(result) }] as const
       } catch (err) {
-        return [name, { status: 'down' as const, error: (err as Error).message, durationMs: elapsed(started) }] as const
+        return [name, { status: 'down' as const, error: (err as Error).message, durationMs: elapsed(started), ...detailOf(err) }] as const
       } finally {
         clearTimeout(timer)
       }
@@ -48,6 +51,11 @@ export class ReadinessRegistry {
     const checks = Object.fromEntries(entries)
     return { ready: entries.every(([, r]) => r.status === 'up'), checks }
   }
+}
+
+function detailOf (value: unknown): { detail?: unknown } {
+  const detail = (value as { detail?: unknown } | null | undefined)?.detail
+  return detail === undefined ? {} : { detail }
 }
 
 function elapsed (started: number): number {

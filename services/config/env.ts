@@ -47,6 +47,7 @@ export interface GatewayEnv {
   SESSION_TTL: number
   SESSION_COOKIE_SECURE: boolean
   RATE_LIMIT_TRUST_HEADERS: boolean
+  REGISTRY_REFRESH_INTERVAL: number
 }
 
 /** Reads and validates every variable of `EnvSchema`; throws one ConfigError listing every bad one. */

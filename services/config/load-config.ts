@@ -15,10 +15,31 @@ export type HttpMethod = typeof HTTP_METHODS[number]
 
 export interface ServiceConfig {
   name: string
+  /** The first target ('' when only registered targets serve it); `urls` has them all. */
   url: string
+  urls: string[]
   timeout?: number
-  health?: { path: string }
+  // resilience (issue 7)
+  retries: number
+  balance: 'round-robin' | 'least-connections'
+  health?: ServiceHealthConfig
+  circuitBreaker: { failureThreshold: number, resetTimeout: number } | false
 }
+
+export interface ServiceHealthConfig {
+  path: string
+  /** Active checks run only when set (ms). */
+  interval?: number
+  timeout: number
+  healthyThreshold: number
+  unhealthyThreshold: number
+}
+
+export const DEFAULT_HEALTH_TIMEOUT_MS = 2000
+export const DEFAULT_HEALTHY_THRESHOLD = 2
+export const DEFAULT_UNHEALTHY_THRESHOLD = 3
+export const DEFAULT_FAILURE_THRESHOLD = 5
+export const DEFAULT_RESET_TIMEOUT_MS = 30_000
 
 export interface RouteConfig {
   path: string
@@ -174,11 +195,24 @@ function semanticProblems (config: ConfigFile): string[] {
     }
   })
   for (const [name, service] of Object.entries(config.services)) {
-    try {
-      // eslint-disable-next-line no-new
-      new URL(service.url)
-    } catch {
-      problems.push(`services.${name}.url: expected an http:// or https:// URL, got ${JSON.stringify(service.url)}`)
+    if ((service.url === undefined) === (service.urls === undefined)) {
+      problems.push(`services.${name}: expected exactly one of \`url\` or \`urls\`, got ${service.url === undefined ? 'neither' : 'both'}`)
+    }
+    const urls = service.urls ?? (service.url === undefined ? [] : [service.url])
+    urls.forEach((u, i) => {
+      try {
+        // eslint-disable-next-line no-new
+        new URL(u)
+      } catch {
+        problems.push(`services.${name}.${service.urls ? `urls[${i}]` : 'url'}: expected an http:// or https:// URL, got ${JSON.stringify(u)}`)
+      }
+    })
+    const health = service.health
+    if (health?.interval !== undefined && health.timeout !== undefined && parseDuration(health.timeout) >= parseDuration(health.interval)) {
+      problems.push(`services.${name}.health.timeout: expected less than health.interval (${health.interval}), got ${JSON.stringify(health.timeout)}`)
+    }
+    if (health?.interval !== undefined && parseDuration(health.interval) < 1) {
+      problems.push(`services.${name}.health.interval: expected a duration of at least 1ms, got ${JSON.stringify(health.interval)}`)
     }
   }
   return problems
@@ -191,7 +225,28 @@ export function paramNames (path: string): string[] {
 function normalise (config: ConfigFile, file: string): GatewayConfig {
   const services: Record<string, ServiceConfig> = {}
   for (const [name, s] of Object.entries(config.services)) {
-    services[name] = { name, url: s.url.replace(/\/+$/, ''), timeout: optional(s.timeout, parseDuration), health: s.health }
+    const urls = (s.urls ?? [s.url!]).map(u => u.replace(/\/+$/, ''))
+    services[name] = {
+      name,
+      url: urls[0] ?? '',
+      urls,
+      timeout: optional(s.timeout, parseDuration),
+      retries: s.retries ?? 0,
+      balance: s.balance ?? 'round-robin',
+      health: s.health && {
+        path: s.health.path,
+        interval: optional(s.health.interval, parseDuration),
+        timeout: optional(s.health.timeout, parseDuration) ?? Math.min(DEFAULT_HEALTH_TIMEOUT_MS, optional(s.health.interval, parseDuration) ?? Infinity),
+        healthyThreshold: s.health.healthyThreshold ?? DEFAULT_HEALTHY_THRESHOLD,
+        unhealthyThreshold: s.health.unhealthyThreshold ?? DEFAULT_UNHEALTHY_THRESHOLD
+      },
+      circuitBreaker: s.circuitBreaker === false
+        ? false
+        : {
+            failureThreshold: s.circuitBreaker?.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD,
+            resetTimeout: optional(s.circuitBreaker?.resetTimeout, parseDuration) ?? DEFAULT_RESET_TIMEOUT_MS
+          }
+    }
   }
   const routes = config.routes.map((r): RouteConfig => ({
     path: r.path,

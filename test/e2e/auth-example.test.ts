@@ -1,17 +1,14 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { parse } from 'yaml'
 import { request } from 'undici'
-import { listen } from '../helper.ts'
-import { exampleConfigPath, startExampleServices } from '../../examples/services/index.ts'
+import { exampleConfigAt, listen } from '../helper.ts'
+import { startExampleServices } from '../../examples/services/index.ts'
 import { EXAMPLE_JWT_SECRET } from '../../examples/services/auth.ts'
 
 /** The bundled example, over real sockets: token login, session login, identity at the upstream, logout. */
 t.test('example stack: bearer and session flows end to end', async (t) => {
   const examples = await startExampleServices({ users: 0, products: 0, orders: 0, auth: 0 })
   t.teardown(() => examples.close())
-  const file = parse(readFileSync(exampleConfigPath, 'utf8')) as { services: Record<string, { url: string }> }
-  for (const [name, service] of Object.entries(file.services)) service.url = examples.urls[name]
+  const file = exampleConfigAt(examples.urls)
   const { url } = await listen(t, { config: file, env: { JWT_SECRET: EXAMPLE_JWT_SECRET } })
   const call = async (path: string, init: { method?: string, headers?: Record<string, string>, body?: unknown } = {}) => {
     const res = await request(url + path, {

@@ -1,14 +1,11 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { parse } from 'yaml'
-import { exampleConfigPath, startExampleServices } from '../../examples/services/index.ts'
-import { build } from '../helper.ts'
+import { startExampleServices } from '../../examples/services/index.ts'
+import { build, exampleConfigAt } from '../helper.ts'
 
 t.test('the example config caches the products list and a POST invalidates it', async (t) => {
   const services = await startExampleServices({ users: 0, products: 0, orders: 0, auth: 0 })
   t.teardown(services.close)
-  const config = parse(readFileSync(exampleConfigPath, 'utf8'))
-  for (const [name, service] of Object.entries(config.services) as Array<[string, { url: string }]>) service.url = services.urls[name]
+  const config = exampleConfigAt(services.urls)
   const app = await build(t, { config })
 
   const first = await app.inject('/api/products')

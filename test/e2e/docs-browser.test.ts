@@ -29,6 +29,7 @@ t.test('/docs in a real browser: example routes listed, "Try it out" reaches the
   for (const [name, service] of Object.entries(config.services)) {
     t.ok(examples.urls[name], `example service ${name} started`)
     service.url = examples.urls[name]
+    service.urls = [examples.urls[name]]
   }
   const app = await buildApp({ env: testEnv(), config, logger: false })
   t.teardown(() => app.close())

@@ -58,7 +58,7 @@ t.test('the bundled example config is valid', async (t) => {
 
 t.test('YAML and JSON both load, with defaults filled in', async (t) => {
   const yaml = loadConfigFile(file('ok.yaml', `services:\n  users: { url: "http://127.0.0.1:8001/", timeout: 2s }\nroutes:\n  - { path: /api/users/:id, service: users, upstreamPath: /users/:id, timeout: 500ms }\n`))
-  t.same(yaml.services.users, { name: 'users', url: 'http://127.0.0.1:8001', timeout: 2000, health: undefined })
+  t.same(yaml.services.users, { name: 'users', url: 'http://127.0.0.1:8001', urls: ['http://127.0.0.1:8001'], timeout: 2000, retries: 0, balance: 'round-robin', health: undefined, circuitBreaker: { failureThreshold: 5, resetTimeout: 30_000 } })
   t.equal(yaml.routes[0].timeout, 500)
   t.same(yaml.routes[0].methods, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
   t.same(yaml.routes[0].tags, ['users'])
