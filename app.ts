@@ -16,6 +16,8 @@ import auth, { authOptions } from './plugins/auth/index.ts'
 import rootRoute from './routes/root.ts'
 import healthRoutes from './routes/health.ts'
 import adminRoutes from './routes/admin.ts'
+import adminRequestsRoutes from './routes/admin-requests.ts'
+import tracking from './plugins/tracking/index.ts'
 import adminServices from './routes/admin-services.ts'
 import metrics from './plugins/metrics/index.ts'
 import metricsRoute from './routes/metrics.ts'
@@ -83,6 +85,16 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // metrics (issue 8): first, so its onRoute sees every route and its onResponse every request
   await app.register(metrics)
   // tracking (issue 6): records every outcome below it, so it comes first
+  await app.register(tracking, {
+    enabled: env.TRACKING_ENABLED,
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+    maxBody: env.TRACKING_MAX_BODY,
+    queueMax: env.TRACKING_QUEUE_MAX,
+    batchSize: env.TRACKING_BATCH_SIZE,
+    flushInterval: env.TRACKING_FLUSH_INTERVAL,
+    retention: env.TRACKING_RETENTION
+  })
   // auth (issue 3): identity for everything after it
   await app.register(auth, authOptions(env))
   // rate limit (issue 4): keyed by identity
@@ -103,6 +115,6 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   await app.register(rootRoute)
   await app.register(healthRoutes)
   await app.register(metricsRoute)
-  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes, adminServices] })
+  await app.register(adminRoutes, { prefix: '/admin', token: env.ADMIN_TOKEN, routes: [adminCacheRoutes, adminServices, adminRequestsRoutes] })
   return app
 }

@@ -19,6 +19,7 @@ export const RouteNotFoundError = createError('PORTICO_ERR_NOT_FOUND', 'Route %s
 export const AdminUnauthorizedError = createError('PORTICO_ERR_ADMIN_UNAUTHORIZED', 'a valid admin bearer token is required', 401)
 export const RateLimitedError = createError('PORTICO_ERR_RATE_LIMITED', 'rate limit exceeded, retry in %s', 429)
 export const RateLimitStoreUnavailableError = createError('PORTICO_ERR_RATE_LIMIT_STORE', 'rate limit store unavailable', 503)
+export const TrackingDisabledError = createError('PORTICO_ERR_TRACKING_DISABLED', 'request tracking is disabled (TRACKING_ENABLED=false)', 404)
 export const InvalidCachePatternError = createError('PORTICO_ERR_INVALID_CACHE_PATTERN', 'pattern: %s', 400)
 export const CacheUnavailableError = createError('PORTICO_ERR_CACHE_UNAVAILABLE', 'cache store unavailable', 503)
 // auth (issue 3): 401s carry `WWW-Authenticate: Bearer` in `error.headers`.

@@ -72,6 +72,7 @@ export const RouteSchema = Type.Object({
   summary: Type.Optional(Type.String({ description: 'One line for /docs' })),
   description: Type.Optional(Type.String({ description: 'Longer text for /docs' })),
   tags: Type.Optional(Type.Array(Type.String(), { description: 'OpenAPI tags; default the service name' })),
+  track: Type.Optional(Type.Boolean({ description: 'Record this route\'s requests in the requests table (default true)', expected: 'true or false' })),
   schema: Type.Optional(RouteSchemaSchema),
   rateLimit: Type.Optional(RouteRateLimitSchema),
   // cache (issue 5)

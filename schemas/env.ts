@@ -39,6 +39,15 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_WINDOW: Type.Optional(Type.String({ description: 'The rate-limit window (a route may set its own)', default: '1m', pattern: DURATION_PATTERN, kind: 'duration', minimum: 1, expected: 'a duration above 0 like 500ms, 10s, 1m, 1h or a number of milliseconds' })),
   RATE_LIMIT_TIERS: Type.Optional(Type.String({ description: 'Requests per window per identity tier: no identity = anonymous, identity without a tier = default', default: 'anonymous:50,premium:1000', kind: 'tiers', expected: 'a comma list of tier:max (max at least 1), like anonymous:50,premium:1000' })),
   RATE_LIMIT_ALGORITHM: Type.Optional(Type.String({ description: 'fixed-window (a counter per window) or gcra (a smooth token bucket: no 2x burst at window edges)', default: 'fixed-window', pattern: '^(fixed-window|gcra)$', kind: 'string', expected: 'fixed-window or gcra' })),
+  // tracking (issue 6)
+  DATABASE_URL: url('postgres:// URL of the tracking database; unset = embedded PostgreSQL (PGlite) under DATA_DIR', ['postgres:', 'postgresql:']),
+  DATA_DIR: str('Directory of the embedded tracking database files', './data'),
+  TRACKING_ENABLED: bool('Record every proxied request in the requests table', 'true'),
+  TRACKING_MAX_BODY: size('Request and response bodies are stored up to this size (then marked truncated)', '16kb'),
+  TRACKING_QUEUE_MAX: int('Rows held in memory while the database is slow or down; beyond it the oldest are dropped and counted', '50000', 1, 10_000_000),
+  TRACKING_BATCH_SIZE: int('Rows per multi-row insert', '500', 1, 2000),
+  TRACKING_FLUSH_INTERVAL: duration('How often queued rows are written', '200ms'),
+  TRACKING_RETENTION: duration('Rows older than this are deleted by a periodic job', '30d'),
   // cache (issue 5)
   CACHE_TTL: duration('TTL of a route with `cache: true` (a route may set its own `cache.ttl`)', '5m'),
   CACHE_MAX_ENTRY: size('Responses with a larger body are not cached (streamed as usual)', '1mb'),

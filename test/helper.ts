@@ -16,7 +16,9 @@ export interface TestContext {
 
 /** Env as the gateway would read it: defaults, plus these strings. Memory stores unless REDIS_URL is given. */
 export function testEnv (overrides: Record<string, string> = {}): GatewayEnv {
-  return loadEnv({ LOG_LEVEL: 'silent', ...overrides })
+  // Tracking opens a database (PGlite under ./data by default): tests that want it turn it on
+  // with a database of their own (test/tracking-db.ts), so parallel files never share one.
+  return loadEnv({ LOG_LEVEL: 'silent', TRACKING_ENABLED: 'false', ...overrides })
 }
 
 /** A config validated exactly like a file: `{ services, routes }` as an object. */

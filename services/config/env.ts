@@ -25,6 +25,15 @@ export interface GatewayEnv {
   /** Tier name → max per window. */
   RATE_LIMIT_TIERS: Record<string, number>
   RATE_LIMIT_ALGORITHM: RateLimitAlgorithm
+  // tracking (issue 6)
+  DATABASE_URL?: string
+  DATA_DIR: string
+  TRACKING_ENABLED: boolean
+  TRACKING_MAX_BODY: number
+  TRACKING_QUEUE_MAX: number
+  TRACKING_BATCH_SIZE: number
+  TRACKING_FLUSH_INTERVAL: number
+  TRACKING_RETENTION: number
   CACHE_TTL: number
   CACHE_MAX_ENTRY: number
   CACHE_MAX_MEMORY: number

@@ -52,6 +52,8 @@ export interface RouteConfig {
   summary?: string
   description?: string
   tags: string[]
+  /** Record this route's requests (tracking); default true. */
+  track: boolean
   schema?: RouteFile['schema']
   /** rate limit (issue 4): undefined = the env defaults; false = not limited. */
   rateLimit?: RouteRateLimit | false
@@ -263,6 +265,7 @@ function normalise (config: ConfigFile, file: string): GatewayConfig {
     summary: r.summary,
     description: r.description,
     tags: r.tags ?? [r.service],
+    track: r.track ?? true,
     schema: r.schema,
     rateLimit: r.rateLimit === undefined || r.rateLimit === false
       ? r.rateLimit

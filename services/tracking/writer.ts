@@ -1,0 +1,257 @@
+import { EventEmitter } from 'node:events'
+import { RowQueue } from './row-queue.ts'
+import { dbErrorMessage, sqlState } from './database.ts'
+import type { NewRequestRow } from './schema.ts'
+
+export const DEFAULT_RETRY_MIN_MS = 100
+export const DEFAULT_RETRY_MAX_MS = 5000
+export const DEFAULT_CLOSE_TIMEOUT_MS = 5000
+
+export interface WriterLog {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+  error (obj: object, msg: string): void
+}
+
+export interface WriterOptions<T> {
+  /** One multi-row INSERT. Rejects when the database cannot take it. */
+  insert (rows: NewRequestRow[]): Promise<unknown>
+  /** Turns a queued item into its row; runs at flush time, off the request path. */
+  prepare (item: T): NewRequestRow
+  queueMax: number
+  batchSize: number
+  flushInterval: number
+  log: WriterLog
+  retryMinMs?: number
+  retryMaxMs?: number
+}
+
+export interface WriterStats {
+  queued: number
+  written: number
+  dropped: number
+  failed: number
+}
+
+/**
+ * The tracking queue and its writer. `enqueue` is all the request path does: O(1), never awaits.
+ * Rows are written by multi-row inserts every `flushInterval`, or as soon as a batch is full.
+ * When the database fails, the batch stays (already prepared) and is retried with exponential
+ * backoff; writes resume by themselves. The queue is bounded: past `queueMax` rows the oldest
+ * are dropped, counted, and logged once per episode. Rows the database rejects as data (SQLSTATE
+ * class 22/23) are retried one by one, and only the bad ones are counted as failed.
+ *
+ * Events: 'written' (n), 'dropped' (n), 'failed' (n), 'idle' (queue empty after a write).
+ */
+export class TrackingWriter<T> extends EventEmitter {
+  private readonly queue: RowQueue<T>
+  /** The oldest rows, prepared, being written or waiting for a retry. */
+  private batch: NewRequestRow[] | null = null
+  private inFlight = false
+  private draining: Promise<void> | null = null
+  private drainScheduled = false
+  private readonly interval: NodeJS.Timeout
+  private retryTimer: NodeJS.Timeout | null = null
+  private failures = 0
+  private outageStartedAt = 0
+  private droppedInEpisode = 0
+  private closed = false
+  private written = 0
+  private dropped = 0
+  private failed = 0
+  private readonly retryMin: number
+  private readonly retryMax: number
+
+  constructor (private readonly opts: WriterOptions<T>) {
+    super()
+    if (opts.batchSize > opts.queueMax) throw new Error(`tracking batch size (${opts.batchSize}) must not exceed the queue bound (${opts.queueMax})`)
+    this.queue = new RowQueue<T>(opts.queueMax)
+    this.retryMin = opts.retryMinMs ?? DEFAULT_RETRY_MIN_MS
+    this.retryMax = opts.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
+    this.interval = setInterval(() => this.kick(), opts.flushInterval)
+    this.interval.unref()
+    this.drainNow = this.drainNow.bind(this)
+  }
+
+  stats (): WriterStats {
+    return { queued: this.queued(), written: this.written, dropped: this.dropped, failed: this.failed }
+  }
+
+  queued (): number {
+    return this.queue.length + (this.batch?.length ?? 0)
+  }
+
+  /** Queues one item. Never throws, never waits; when the bound is reached the oldest row goes. */
+  enqueue (item: T): void {
+    if (this.closed) {
+      // After the shutdown flush nothing would write it: counted, not silently kept.
+      this.dropped++
+      this.emit('dropped', 1)
+      this.opts.log.warn({}, 'tracking: a request finished after the shutdown flush; its row is dropped')
+      return
+    }
+    if (this.queued() >= this.opts.queueMax) {
+      if (this.batch !== null && !this.inFlight && this.batch.length > 0) {
+        this.batch.shift()
+        if (this.batch.length === 0) this.batch = null
+      } else if (this.queue.length > 0) {
+        this.queue.shift()
+      } else {
+        this.noteDropped(1)
+        return
+      }
+      this.noteDropped(1)
+    }
+    this.queue.push(item)
+    if (this.queue.length >= this.opts.batchSize) this.kick()
+  }
+
+  /** Writes everything queued now; resolves when the queue is empty or a write failed. */
+  async flush (): Promise<void> {
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer)
+      this.retryTimer = null
+    }
+    await this.drain()
+  }
+
+  /**
+   * Stops the timers and writes what is queued, retrying failures until `timeoutMs` has passed.
+   * Rows still unwritten then are counted as dropped and logged: nothing is lost silently.
+   */
+  async close (timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.interval)
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
+    this.retryTimer = null
+    const deadline = Date.now() + timeoutMs
+    let pause = this.retryMin
+    while (this.queued() > 0) {
+      await this.drain()
+      if (this.queued() === 0 || Date.now() + pause > deadline) break
+      await new Promise(resolve => setTimeout(resolve, pause).unref())
+      pause = Math.min(pause * 2, this.retryMax)
+    }
+    const left = this.queued()
+    if (left > 0) {
+      this.opts.log.error({ rows: left }, 'tracking: rows could not be written before shutdown and are lost')
+      this.queue.take(left)
+      this.batch = null
+      this.dropped += left
+      this.emit('dropped', left)
+    }
+  }
+
+  // A write is due: start one unless one runs or a retry is pending. setImmediate keeps row
+  // preparation off the request hook that noticed a full batch.
+  private kick (): void {
+    if (this.drainScheduled || this.draining !== null || this.retryTimer !== null || this.queued() === 0) return
+    this.drainScheduled = true
+    setImmediate(this.drainNow)
+  }
+
+  private drainNow (): void {
+    this.drainScheduled = false
+    void this.drain()
+  }
+
+  private drain (): Promise<void> {
+    this.draining ??= this.writeAll().finally(() => { this.draining = null })
+    return this.draining
+  }
+
+  private async writeAll (): Promise<void> {
+    while (this.queued() > 0) {
+      if (this.batch === null) this.batch = this.prepare(this.queue.take(this.opts.batchSize))
+      if (this.batch.length === 0) {
+        this.batch = null
+        continue
+      }
+      const rows = this.batch
+      this.inFlight = true
+      try {
+        await this.opts.insert(rows)
+        this.batch = null
+        this.recorded(rows.length)
+      } catch (err) {
+        const state = sqlState(err)
+        if (state !== undefined && (state.startsWith('22') || state.startsWith('23'))) {
+          this.batch = null
+          await this.insertOneByOne(rows)
+          continue
+        }
+        this.scheduleRetry(err)
+        return
+      } finally {
+        this.inFlight = false
+      }
+    }
+    this.emit('idle')
+  }
+
+  private prepare (items: T[]): NewRequestRow[] {
+    const rows: NewRequestRow[] = []
+    for (const item of items) {
+      try {
+        rows.push(this.opts.prepare(item))
+      } catch (err) {
+        this.opts.log.error({ err }, 'tracking: could not build a row')
+        this.failed++
+        this.emit('failed', 1)
+      }
+    }
+    return rows
+  }
+
+  private async insertOneByOne (rows: NewRequestRow[]): Promise<void> {
+    for (const row of rows) {
+      try {
+        await this.opts.insert([row])
+        this.recorded(1)
+      } catch (err) {
+        this.opts.log.warn({ requestId: row.request_id, error: dbErrorMessage(err) }, 'tracking: the database rejected a row')
+        this.failed++
+        this.emit('failed', 1)
+      }
+    }
+  }
+
+  private recorded (n: number): void {
+    this.written += n
+    if (this.failures > 0) {
+      this.opts.log.info({ failedAttempts: this.failures, outageMs: Date.now() - this.outageStartedAt, queued: this.queued() }, 'tracking: database writes resumed')
+      this.failures = 0
+    }
+    if (this.droppedInEpisode > 0 && this.queued() < this.opts.queueMax) {
+      this.opts.log.warn({ dropped: this.droppedInEpisode }, 'tracking: queue has room again; rows dropped while it was full')
+      this.droppedInEpisode = 0
+    }
+    this.emit('written', n)
+  }
+
+  private noteDropped (n: number): void {
+    if (this.droppedInEpisode === 0) {
+      this.opts.log.warn({ queueMax: this.opts.queueMax }, 'tracking: queue full, dropping the oldest rows until the database catches up')
+    }
+    this.droppedInEpisode += n
+    this.dropped += n
+    this.emit('dropped', n)
+  }
+
+  private scheduleRetry (err: unknown): void {
+    if (this.failures === 0) {
+      this.outageStartedAt = Date.now()
+      this.opts.log.warn({ error: dbErrorMessage(err), queued: this.queued() }, 'tracking: database write failed; rows stay queued and are retried')
+    }
+    this.failures++
+    if (this.closed) return
+    const base = Math.min(this.retryMin * 2 ** Math.min(this.failures - 1, 16), this.retryMax)
+    const delay = base * (0.8 + Math.random() * 0.4)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null
+      this.kick()
+    }, delay)
+    this.retryTimer.unref()
+  }
+}

@@ -1,0 +1,153 @@
+import t from 'tap'
+import { once } from 'node:events'
+import { sql } from 'drizzle-orm'
+import { BACKENDS, testDatabase, type Backend } from '../../tracking-db.ts'
+import type { TestContext } from '../../helper.ts'
+import { openTrackingDatabase, type TrackingDatabase } from '../../../services/tracking/database.ts'
+import { TrackingWriter, type WriterLog } from '../../../services/tracking/writer.ts'
+import { RowQueue } from '../../../services/tracking/row-queue.ts'
+import { requests, type NewRequestRow } from '../../../services/tracking/schema.ts'
+import { insertRows } from '../../../services/tracking/insert.ts'
+
+const log: WriterLog & { lines: Array<[string, string]> } = {
+  lines: [],
+  info (_o, msg) { this.lines.push(['info', msg]) },
+  warn (_o, msg) { this.lines.push(['warn', msg]) },
+  error (_o, msg) { this.lines.push(['error', msg]) }
+}
+
+function row (i: number, extra: Partial<NewRequestRow> = {}): NewRequestRow {
+  return {
+    request_id: `r${i}`, method: 'GET', path: '/p', route: '/p', service: 's', status_code: 200, duration_ms: 1,
+    request_headers: {}, response_headers: {}, ...extra
+  }
+}
+
+async function open (t: TestContext, backend: Backend): Promise<TrackingDatabase> {
+  const { url, dataDir } = await testDatabase(t, backend)
+  const database = await openTrackingDatabase({ url, dataDir: dataDir ?? '' })
+  t.teardown(() => database.close())
+  await database.migrate()
+  return database
+}
+
+async function count (database: TrackingDatabase): Promise<number> {
+  const result = await database.db.execute<{ n: number }>(sql`select count(*)::int as n from requests`)
+  return result.rows[0].n
+}
+
+t.test('RowQueue: ring order, take, unshiftAll at capacity', async (t) => {
+  const q = new RowQueue<number>(4)
+  for (let i = 0; i < 4; i++) q.push(i)
+  t.equal(q.full, true)
+  t.throws(() => q.push(9))
+  t.same(q.take(3), [0, 1, 2])
+  q.push(4); q.push(5)
+  t.equal(q.unshiftAll([7, 8, 9]), 2, 'only what fits goes back')
+  t.same(q.take(10), [9, 3, 4, 5])
+  t.equal(q.length, 0)
+  t.equal(q.shift(), undefined)
+})
+
+for (const { name: backend, skip } of BACKENDS) {
+  t.test(backend, { skip }, async (t) => {
+    t.beforeEach(() => { log.lines.length = 0 })
+    t.test('batches, outage with retries, overflow drops the oldest and counts them', async (t) => {
+      const database = await open(t, backend)
+      let down = false
+      let inserts = 0
+      const writer = new TrackingWriter<NewRequestRow>({
+        insert: async (rows) => {
+          inserts++
+          if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
+          await insertRows(database.db, rows)
+        },
+        prepare: r => r,
+        queueMax: 100,
+        batchSize: 30,
+        flushInterval: 10_000,
+        retryMinMs: 5,
+        retryMaxMs: 20,
+        log
+      })
+      t.teardown(() => writer.close(0))
+      for (let i = 0; i < 65; i++) writer.enqueue(row(i))
+      await writer.flush()
+      t.equal(await count(database), 65)
+      t.equal(inserts, 3, 'multi-row inserts of at most batchSize')
+
+      down = true
+      let dropped = 0
+      writer.on('dropped', (n: number) => { dropped += n })
+      for (let i = 65; i < 315; i++) writer.enqueue(row(i))
+      await writer.flush()
+      t.same(writer.stats(), { queued: 100, written: 65, dropped: 150, failed: 0 })
+      t.equal(dropped, 150, "the 'dropped' event matches the count")
+      t.equal(log.lines.filter(([, m]) => m.includes('queue full')).length, 1, 'one log line per overflow episode')
+      t.equal(log.lines.filter(([, m]) => m.includes('write failed')).length, 1, 'one log line per outage')
+
+      down = false
+      const idle = once(writer, 'idle')
+      await idle
+      t.equal(await count(database), 165)
+      const ids = (await database.db.select({ id: requests.request_id }).from(requests)).map(r => Number(r.id.slice(1))).sort((a, b) => a - b)
+      t.same(ids.slice(65), Array.from({ length: 100 }, (_, i) => 215 + i), 'the newest 100 survived; the oldest were dropped')
+      t.ok(log.lines.some(([, m]) => m.includes('writes resumed')))
+    })
+
+    t.test('a row the database rejects is counted as failed; the rest of its batch is written', async (t) => {
+      const database = await open(t, backend)
+      const writer = new TrackingWriter<NewRequestRow>({
+        insert: async (rows) => { await insertRows(database.db, rows) },
+        prepare: r => r,
+        queueMax: 100,
+        batchSize: 10,
+        flushInterval: 10_000,
+        log
+      })
+      t.teardown(() => writer.close(0))
+      for (let i = 0; i < 5; i++) writer.enqueue(row(i, i === 2 ? { status_code: 70_000 } : {}))
+      await writer.flush()
+      t.same(writer.stats(), { queued: 0, written: 4, dropped: 0, failed: 1 })
+      t.equal(await count(database), 4)
+    })
+
+    t.test('close() writes what is queued, and counts what it could not write', async (t) => {
+      const database = await open(t, backend)
+      let down = false
+      const writer = new TrackingWriter<NewRequestRow>({
+        insert: async (rows) => {
+          if (down) throw new Error('Connection terminated unexpectedly')
+          await insertRows(database.db, rows)
+        },
+        prepare: r => r,
+        queueMax: 1000,
+        batchSize: 100,
+        flushInterval: 60_000,
+        log
+      })
+      for (let i = 0; i < 250; i++) writer.enqueue(row(i))
+      await writer.close(1000)
+      t.equal(await count(database), 250)
+      writer.enqueue(row(999))
+      t.same(writer.stats(), { queued: 0, written: 250, dropped: 1, failed: 0 }, 'a row after the shutdown flush is counted as dropped')
+
+      const second = new TrackingWriter<NewRequestRow>({
+        insert: async () => { throw new Error('Connection terminated unexpectedly') },
+        prepare: r => r,
+        queueMax: 1000,
+        batchSize: 100,
+        flushInterval: 60_000,
+        retryMinMs: 10,
+        log
+      })
+      down = true
+      for (let i = 0; i < 7; i++) second.enqueue(row(i))
+      const started = Date.now()
+      await second.close(200)
+      t.ok(Date.now() - started < 1000, 'close gives up at its deadline')
+      t.same(second.stats(), { queued: 0, written: 0, dropped: 7, failed: 0 })
+      t.ok(log.lines.some(([level, m]) => level === 'error' && m.includes('lost')))
+    })
+  })
+}
