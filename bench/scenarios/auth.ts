@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
+import { PLAIN_ROUTE_OFF } from '../plain-route.ts'
 import type { BenchContext, BenchScenario, BenchTarget } from '../scenario.ts'
 import { buildApp } from '../../app.ts'
 import { loadEnv } from '../../services/config/env.ts'
@@ -14,7 +15,7 @@ type Credential = (app: Awaited<ReturnType<typeof buildApp>>) => Promise<{ heade
 async function start (ctx: BenchContext, env: Record<string, string>, credential: Credential): Promise<BenchTarget> {
   const config = parseConfig(JSON.stringify({
     services: { bench: { url: ctx.upstreamUrl } },
-    routes: [{ path: '/bench', methods: ['GET'], service: 'bench', auth: 'required' }]
+    routes: [{ path: '/bench', methods: ['GET'], service: 'bench', auth: 'required', ...PLAIN_ROUTE_OFF }]
   }), 'bench-auth.json')
   const app = await buildApp({ env: loadEnv({ LOG_LEVEL: 'silent', TRACKING_ENABLED: 'false', ...env }), config, logger: false })
   const { headers, cleanup } = await credential(app)

@@ -3,6 +3,7 @@ import { request } from 'undici'
 import { buildApp } from '../../app.ts'
 import { loadEnv } from '../../services/config/env.ts'
 import { parseConfig } from '../../services/config/load-config.ts'
+import { PLAIN_ROUTE_OFF } from '../plain-route.ts'
 import type { BenchContext, BenchScenario, BenchTarget } from '../scenario.ts'
 
 /**
@@ -14,7 +15,7 @@ async function cachedGateway (ctx: BenchContext, redisUrl: string | undefined): 
   const env = loadEnv({ LOG_LEVEL: 'silent', TRACKING_ENABLED: 'false', REDIS_KEY_PREFIX: prefix, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) })
   const config = parseConfig(JSON.stringify({
     services: { bench: { url: ctx.upstreamUrl } },
-    routes: [{ path: '/bench', methods: ['GET'], service: 'bench', cache: { ttl: '1h' } }]
+    routes: [{ path: '/bench', methods: ['GET'], service: 'bench', cache: { ttl: '1h' }, ...PLAIN_ROUTE_OFF }]
   }), 'bench-cache.json')
   const app = await buildApp({ env, config, logger: false })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })

@@ -4,17 +4,8 @@ import pino from 'pino'
 import { buildApp, REDACTED_LOG_PATHS } from '../../app.ts'
 import { loadEnv } from '../../services/config/env.ts'
 import { parseConfig } from '../../services/config/load-config.ts'
-import { RouteSchema } from '../../schemas/config.ts'
 import type { BenchContext, BenchScenario, BenchTarget } from '../scenario.ts'
-
-// Per-route concerns that are on by default once merged (contract §2/§3: a route is rate limited
-// by the tier limits and tracked unless it says otherwise). A plain route turns them off, with
-// the keys the config schema knows: before those concerns exist the keys would be rejected.
-const ROUTE_KEYS = RouteSchema.properties as Record<string, unknown>
-const PLAIN_ROUTE_OFF = {
-  ...('rateLimit' in ROUTE_KEYS ? { rateLimit: false } : {}),
-  ...('track' in ROUTE_KEYS ? { track: false } : {})
-}
+import { PLAIN_ROUTE_OFF } from '../plain-route.ts'
 
 /** One plain route to the shared upstream: no schema, no auth, no rate limit, no cache, no tracking. */
 function plainConfig (upstreamUrl: string) {
@@ -25,8 +16,7 @@ function plainConfig (upstreamUrl: string) {
 }
 
 async function portico (ctx: BenchContext, logLevel: 'warn' | 'info'): Promise<BenchTarget> {
-  // Nothing shared: memory stores (no REDIS_URL), and no tracking database (TRACKING_ENABLED is
-  // ignored until the tracking concern reads it).
+  // Nothing shared: memory stores (no REDIS_URL), and no tracking database.
   const env = loadEnv({ LOG_LEVEL: logLevel, TRACKING_ENABLED: 'false' })
   const app = await buildApp({
     env,

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { PLAIN_ROUTE_OFF } from '../plain-route.ts'
 import type { AddressInfo } from 'node:net'
 import type { BenchContext, BenchScenario, BenchTarget } from '../scenario.ts'
 
@@ -62,7 +63,7 @@ async function spawnGateway (ctx: BenchContext, tracing: boolean): Promise<Bench
   const config = path.join(dir, 'gateway.json')
   writeFileSync(config, JSON.stringify({
     services: { bench: { url: ctx.upstreamUrl } },
-    routes: [{ path: '/bench', methods: ['GET'], service: 'bench', upstreamPath: '/bench' }]
+    routes: [{ path: '/bench', methods: ['GET'], service: 'bench', upstreamPath: '/bench', ...PLAIN_ROUTE_OFF }]
   }))
   const receiver = tracing ? await startReceiver() : undefined
   const port = await freePort()

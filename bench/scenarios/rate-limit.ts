@@ -5,11 +5,9 @@ import type { BenchScenario } from '../scenario.ts'
 import { buildApp, REDACTED_LOG_PATHS } from '../../app.ts'
 import { loadEnv } from '../../services/config/env.ts'
 import { parseConfig } from '../../services/config/load-config.ts'
-import { RouteSchema } from '../../schemas/config.ts'
+import { NO_TRACKING } from '../plain-route.ts'
 
 // As portico-plain (bench/scenarios/core.ts) but limited: tracking off when that concern exists.
-const ROUTE_KEYS = RouteSchema.properties as Record<string, unknown>
-const TRACK_OFF = 'track' in ROUTE_KEYS ? { track: false } : {}
 const NEVER = '1000000000'
 
 /**
@@ -29,7 +27,7 @@ export const scenarios: BenchScenario[] = [
         env: loadEnv({ LOG_LEVEL: 'warn', TRACKING_ENABLED: 'false', REDIS_URL: ctx.redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_MAX: NEVER, RATE_LIMIT_TIERS: `anonymous:${NEVER}` }),
         config: parseConfig(JSON.stringify({
           services: { bench: { url: ctx.upstreamUrl } },
-          routes: [{ path: '/bench', methods: ['GET'], service: 'bench', ...TRACK_OFF }]
+          routes: [{ path: '/bench', methods: ['GET'], service: 'bench', ...NO_TRACKING }]
         }), 'bench-rate-limit.json'),
         logger: { level: 'warn', redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' }, stream: pino.destination({ dest: '/dev/null', sync: true }) }
       })

@@ -5,16 +5,9 @@ import { fileURLToPath } from 'node:url'
 import { buildApp } from '../../app.ts'
 import { loadEnv } from '../../services/config/env.ts'
 import { parseConfig } from '../../services/config/load-config.ts'
-import { RouteSchema } from '../../schemas/config.ts'
+import { PLAIN_ROUTE_OFF } from '../plain-route.ts'
 import type { BenchScenario, BenchTarget } from '../scenario.ts'
 
-// As core.ts: per-route concerns that are on by default once merged are turned off, so these
-// scenarios measure the upstream side only.
-const ROUTE_KEYS = RouteSchema.properties as Record<string, unknown>
-const PLAIN_ROUTE_OFF = {
-  ...('rateLimit' in ROUTE_KEYS ? { rateLimit: false } : {}),
-  ...('track' in ROUTE_KEYS ? { track: false } : {})
-}
 
 /**
  * Upstream resilience (issue 7). The balanced scenarios start one upstream process of their own

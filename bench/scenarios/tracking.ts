@@ -7,14 +7,12 @@ import pino from 'pino'
 import { buildApp, REDACTED_LOG_PATHS } from '../../app.ts'
 import { loadEnv } from '../../services/config/env.ts'
 import { parseConfig } from '../../services/config/load-config.ts'
-import { RouteSchema } from '../../schemas/config.ts'
+import { NO_RATE_LIMIT } from '../plain-route.ts'
 import type { BenchContext, BenchScenario, BenchTarget } from '../scenario.ts'
 
 // The plain route of portico-plain, with tracking left on (its default); other per-route
 // concerns stay off so the ratio shows what tracking alone costs.
 const SETTLE_MS = 3000
-const ROUTE_KEYS = RouteSchema.properties as Record<string, unknown>
-const OTHER_CONCERNS_OFF = { ...('rateLimit' in ROUTE_KEYS ? { rateLimit: false } : {}) }
 
 /** A database of its own: a fresh PostgreSQL database next to ctx.databaseUrl, else PGlite in a temp dir. */
 async function benchDatabase (ctx: BenchContext): Promise<{ env: Record<string, string>, drop (): Promise<void> }> {
@@ -41,7 +39,7 @@ async function trackedPortico (ctx: BenchContext): Promise<BenchTarget> {
     env,
     config: parseConfig(JSON.stringify({
       services: { bench: { url: ctx.upstreamUrl } },
-      routes: [{ path: '/bench', methods: ['GET'], service: 'bench', ...OTHER_CONCERNS_OFF }]
+      routes: [{ path: '/bench', methods: ['GET'], service: 'bench', ...NO_RATE_LIMIT }]
     }), 'bench-tracking.json'),
     logger: { level: 'warn', redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' }, stream: pino.destination({ dest: '/dev/null', sync: true }) }
   })
