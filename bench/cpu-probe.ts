@@ -1,3 +1,5 @@
+import type { BenchTarget } from './scenario.ts'
+
 /**
  * The IPC side of a benchmarked child process (the upstream, or one scenario's target). The
  * harness sends `cpu-start` / `cpu-stop` around each autocannon run and gets back the process's
@@ -17,24 +19,13 @@ export type ChildMessage =
   | { type: 'error', message: string }
   | { type: 'closed' }
 
-export interface ProbeTarget {
-  url: string
-  path?: string
-  method?: string
-  headers?: Record<string, string>
-  body?: string
-  expectStatus?: number
-  report? (): Promise<Record<string, number>>
-  close (): Promise<void>
-}
-
 export function send (message: ChildMessage, done?: () => void): void {
   if (process.send) process.send(message, undefined, {}, () => done?.())
   else done?.()
 }
 
 /** Announces `target` to the parent and answers its messages until told to close. */
-export function serveCpuProbe (target: ProbeTarget): void {
+export function serveCpuProbe (target: BenchTarget): void {
   if (!process.send) throw new Error('run me through bench/run.ts (I need an IPC channel)')
   let started: NodeJS.CpuUsage | undefined
   process.on('message', (message: ParentMessage) => {
