@@ -9,7 +9,7 @@ import redis from './plugins/redis/index.ts'
 import docs from './plugins/docs/index.ts'
 import proxy from './plugins/proxy/index.ts'
 import upstream from './plugins/upstream/index.ts'
-import rateLimit from './plugins/rate-limit/index.ts'
+import rateLimit, { rateLimitOptions } from './plugins/rate-limit/index.ts'
 import cache from './plugins/cache/index.ts'
 import adminCacheRoutes from './routes/admin-cache.ts'
 import auth, { authOptions } from './plugins/auth/index.ts'
@@ -98,13 +98,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   // auth (issue 3): identity for everything after it
   await app.register(auth, authOptions(env))
   // rate limit (issue 4): keyed by identity
-  await app.register(rateLimit, {
-    max: env.RATE_LIMIT_MAX,
-    window: env.RATE_LIMIT_WINDOW,
-    tiers: env.RATE_LIMIT_TIERS,
-    algorithm: env.RATE_LIMIT_ALGORITHM,
-    keyPrefix: env.REDIS_KEY_PREFIX
-  })
+  await app.register(rateLimit, rateLimitOptions(env))
   // cache (issue 5): keyed by identity, answers before the proxy
   await app.register(cache, { ttl: env.CACHE_TTL, maxEntrySize: env.CACHE_MAX_ENTRY, maxMemory: env.CACHE_MAX_MEMORY, keyPrefix: env.REDIS_KEY_PREFIX })
 

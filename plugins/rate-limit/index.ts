@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import fastifyRateLimit, { normalizeIP, type RateLimitOptions as LibraryOptions } from '@fastify/rate-limit'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
+import type { GatewayEnv } from '../../services/config/env.ts'
 import { RateLimitOptionsSchema, type RateLimitOptions } from '../../schemas/rate-limit.ts'
 import { ErrorResponse } from '../../schemas/gateway-api.ts'
 import { RateLimitedError, RateLimitStoreUnavailableError } from '../../errors.ts'
@@ -15,6 +16,17 @@ export type RateLimitPluginOptions = Omit<RateLimitOptions, 'failOpen' | 'hook'>
 
 // Long header values would make long store keys; the first 256 characters identify a client.
 const MAX_HEADER_KEY_LENGTH = 256
+
+/** The plugin's options as the environment sets them. */
+export function rateLimitOptions (env: GatewayEnv): RateLimitPluginOptions {
+  return {
+    max: env.RATE_LIMIT_MAX,
+    window: env.RATE_LIMIT_WINDOW,
+    tiers: env.RATE_LIMIT_TIERS,
+    algorithm: env.RATE_LIMIT_ALGORITHM,
+    keyPrefix: env.REDIS_KEY_PREFIX
+  }
+}
 
 type KeyGenerator = (request: FastifyRequest) => string
 type StoreCallback = (error: Error | null, result?: RateLimitHit) => void

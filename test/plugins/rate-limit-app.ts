@@ -6,7 +6,7 @@ import requestContext, { genReqId } from '../../plugins/request-context/index.ts
 import redis from '../../plugins/redis/index.ts'
 import docs from '../../plugins/docs/index.ts'
 import proxy from '../../plugins/proxy/index.ts'
-import rateLimit from '../../plugins/rate-limit/index.ts'
+import rateLimit, { rateLimitOptions } from '../../plugins/rate-limit/index.ts'
 import healthRoutes from '../../routes/health.ts'
 import { noopMetrics, type GatewayMetrics } from '../../services/metrics/types.ts'
 import { testConfig, testEnv, type TestContext } from '../helper.ts'
@@ -47,14 +47,7 @@ export async function buildRateLimitApp (t: TestContext, opts: RateLimitAppOptio
   app.decorate('healthSummary', new Map<string, () => unknown>())
   app.decorate('metrics', { ...noopMetrics, ...opts.metrics })
   await app.register(testIdentity)
-  await app.register(rateLimit, {
-    max: env.RATE_LIMIT_MAX,
-    window: env.RATE_LIMIT_WINDOW,
-    tiers: env.RATE_LIMIT_TIERS,
-    algorithm: env.RATE_LIMIT_ALGORITHM,
-    keyPrefix: env.REDIS_KEY_PREFIX,
-    ...opts.plugin
-  })
+  await app.register(rateLimit, { ...rateLimitOptions(env), ...opts.plugin })
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
   await app.register(healthRoutes)
   await app.ready()
