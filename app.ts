@@ -52,6 +52,26 @@ export const REDACTED_LOG_PATHS = [
  * gateway's own endpoints. Plugins that add hooks for proxied routes use fastify-plugin and
  * declare their dependencies, so a wrong order fails at start-up.
  */
+/**
+ * What every concern stands on: readiness registry, error shape, request id and access log,
+ * shared stores, CORS, docs (it must see every route added after it), the /health summary map and
+ * the metrics seam (`metrics` replaces the no-op; plugin tests pass a recorder). Exported so a
+ * test can assemble one concern on the same base.
+ */
+export async function registerInfrastructure (app: FastifyInstance, env: GatewayEnv, metrics: GatewayMetrics = noopMetrics): Promise<void> {
+  await app.register(readiness)
+  await app.register(errorHandler)
+  await app.register(requestContext)
+  await app.register(redis, { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX })
+  if (env.CORS_ORIGINS !== undefined) {
+    const origins = env.CORS_ORIGINS.split(',').map(o => o.trim()).filter(Boolean)
+    await app.register(cors, { origin: origins.includes('*') ? '*' : origins, optionsSuccessStatus: 204, maxAge: 600 })
+  }
+  await app.register(docs)
+  app.decorate('healthSummary', new Map<string, () => unknown>())
+  app.decorate('metrics', metrics)
+}
+
 export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
   const { env, config } = opts
   const app = Fastify({
@@ -68,18 +88,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 }
   })
 
-  await app.register(readiness)
-  await app.register(errorHandler)
-  await app.register(requestContext)
-  await app.register(redis, { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX })
-  if (env.CORS_ORIGINS !== undefined) {
-    const origins = env.CORS_ORIGINS.split(',').map(o => o.trim()).filter(Boolean)
-    await app.register(cors, { origin: origins.includes('*') ? '*' : origins, optionsSuccessStatus: 204, maxAge: 600 })
-  }
-  await app.register(docs)
-
-  app.decorate('healthSummary', new Map<string, () => unknown>())
-  app.decorate('metrics', noopMetrics)
+  await registerInfrastructure(app, env)
 
   // Per-request concerns, in Kong's priority order: each must see the request before the next.
   // metrics (issue 8): first, so its onRoute sees every route and its onResponse every request

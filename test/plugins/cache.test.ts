@@ -2,16 +2,11 @@ import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { setTimeout as sleep } from 'node:timers/promises'
-import readiness from '../../plugins/readiness/index.ts'
-import errorHandler from '../../plugins/error-handler/index.ts'
-import requestContext from '../../plugins/request-context/index.ts'
-import redis from '../../plugins/redis/index.ts'
-import docs from '../../plugins/docs/index.ts'
 import cache from '../../plugins/cache/index.ts'
 import proxy from '../../plugins/proxy/index.ts'
 import adminRoutes from '../../routes/admin.ts'
 import adminCacheRoutes from '../../routes/admin-cache.ts'
-import { buildApp } from '../../app.ts'
+import { buildApp, registerInfrastructure } from '../../app.ts'
 import { noopMetrics, type CacheResult, type GatewayMetrics } from '../../services/metrics/types.ts'
 import type { Identity } from '../../services/auth/identity.ts'
 import { Redis } from 'ioredis'
@@ -55,13 +50,7 @@ async function setup (t: TestContext, opts: { routes: unknown[], handler?: Upstr
   const metrics: GatewayMetrics = { ...noopMetrics, cacheResult: (r) => { results.push(r) }, storeError: (s) => { storeErrors.push(s) } }
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
-  await app.register(readiness)
-  await app.register(errorHandler)
-  await app.register(requestContext)
-  await app.register(redis, { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX })
-  await app.register(docs)
-  app.decorate('healthSummary', new Map<string, () => unknown>())
-  app.decorate('metrics', metrics)
+  await registerInfrastructure(app, env, metrics)
   await app.register(fp(async (app: FastifyInstance) => {
     app.addHook('onRequest', async (request) => {
       const id = request.headers['x-test-user']
@@ -561,11 +550,7 @@ t.test('CACHE_TTL=0 switches off routes that take their TTL from it', async (t) 
 t.test('bad plugin options fail at registration with a clear message', async (t) => {
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
-  await app.register(readiness)
-  await app.register(requestContext)
-  await app.register(redis, { keyPrefix: 'x' })
-  app.decorate('healthSummary', new Map<string, () => unknown>())
-  app.decorate('metrics', noopMetrics)
+  await registerInfrastructure(app, testEnv())
   app.register(cache, { ttl: -1, maxEntrySize: 1, maxMemory: 1, keyPrefix: 'x' })
   await t.rejects(async () => { await app.ready() }, /portico-cache options: \/ttl/)
 })

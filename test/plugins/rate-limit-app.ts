@@ -1,13 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import readiness from '../../plugins/readiness/index.ts'
-import errorHandler from '../../plugins/error-handler/index.ts'
-import requestContext, { genReqId } from '../../plugins/request-context/index.ts'
-import redis from '../../plugins/redis/index.ts'
-import docs from '../../plugins/docs/index.ts'
+import { genReqId } from '../../plugins/request-context/index.ts'
 import proxy from '../../plugins/proxy/index.ts'
 import rateLimit, { rateLimitOptions } from '../../plugins/rate-limit/index.ts'
 import healthRoutes from '../../routes/health.ts'
+import { registerInfrastructure } from '../../app.ts'
 import { noopMetrics, type GatewayMetrics } from '../../services/metrics/types.ts'
 import { testConfig, testEnv, type TestContext } from '../helper.ts'
 
@@ -39,13 +36,7 @@ export async function buildRateLimitApp (t: TestContext, opts: RateLimitAppOptio
   const config = testConfig(opts.config)
   const app = Fastify({ logger: opts.logger ?? false, genReqId, requestIdHeader: false, trustProxy: env.TRUST_PROXY as boolean | string })
   t.teardown(() => app.close())
-  await app.register(readiness)
-  await app.register(errorHandler)
-  await app.register(requestContext)
-  await app.register(redis, { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX })
-  await app.register(docs)
-  app.decorate('healthSummary', new Map<string, () => unknown>())
-  app.decorate('metrics', { ...noopMetrics, ...opts.metrics })
+  await registerInfrastructure(app, env, { ...noopMetrics, ...opts.metrics })
   await app.register(testIdentity)
   await app.register(rateLimit, { ...rateLimitOptions(env), ...opts.plugin })
   await app.register(proxy, { config, upstreamTimeout: env.UPSTREAM_TIMEOUT, bodyLimit: env.BODY_LIMIT })
