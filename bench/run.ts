@@ -30,12 +30,13 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections 50   concurrent connections             (env BENCH_CONNECTIONS, default 50)
   --rounds 3         interleaved rounds, at least 1     (env BENCH_ROUNDS, default 3)
   --warmup 1s        unmeasured run per target first    (env BENCH_WARMUP, default 1s)
+  --cpu-prof DIR     V8 CPU profiles of each target into DIR/<scenario>/ (bench/profile-summary.ts reads them)
   --list             list the scenarios and exit
 Env REDIS_URL and DATABASE_URL are passed to the scenarios that use them;
 BENCH_RESULTS names the results file (default bench/results.json).
 `
 
-interface Settings { duration: number, connections: number, rounds: number, warmup: number, only?: string[], list: boolean }
+interface Settings { duration: number, connections: number, rounds: number, warmup: number, only?: string[], list: boolean, cpuProf?: string }
 
 interface RunFigures {
   round: number
@@ -67,6 +68,7 @@ function settings (): Settings {
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       list: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -79,7 +81,7 @@ function settings (): Settings {
   const connections = integer('connections / BENCH_CONNECTIONS', values.connections ?? process.env.BENCH_CONNECTIONS ?? '50')
   const rounds = integer('rounds / BENCH_ROUNDS', values.rounds ?? process.env.BENCH_ROUNDS ?? '3')
   const only = values.only?.split(',').map(s => s.trim()).filter(Boolean)
-  return { duration, warmup, connections, rounds, only, list: values.list ?? false }
+  return { duration, warmup, connections, rounds, only, list: values.list ?? false, cpuProf: values['cpu-prof'] }
 }
 
 // A bare number is seconds here (autocannon's unit); `500ms`, `10s`, `1m` work as in the env schema.
@@ -126,9 +128,9 @@ class Probe {
   private waiting: { type: ChildMessage['type'], resolve: (m: ChildMessage) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }[] = []
   private exited: string | undefined
 
-  constructor (readonly label: string, script: string, args: string[], env: Record<string, string>) {
+  constructor (readonly label: string, script: string, args: string[], env: Record<string, string>, execArgv: string[] = []) {
     this.child = fork(script, args, {
-      execArgv: CHILD_EXEC_ARGV,
+      execArgv: [...CHILD_EXEC_ARGV, ...execArgv],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
@@ -341,7 +343,7 @@ async function main (): Promise<number> {
   try {
     for (const st of states) {
       try {
-        st.child = await new Probe(st.scenario.name, join(BENCH_DIR, 'target.ts'), [st.scenario.file, st.scenario.name], { BENCH_CONTEXT: JSON.stringify(ctx) }).start()
+        st.child = await new Probe(st.scenario.name, join(BENCH_DIR, 'target.ts'), [st.scenario.file, st.scenario.name], { BENCH_CONTEXT: JSON.stringify(ctx) }, s.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(s.cpuProf, st.scenario.name)] : []).start()
         process.stdout.write(`  started ${st.scenario.name} at ${st.child.ready!.url}\n`)
         if (s.warmup > 0) await load(st.child.ready!.url, st.child.ready!, s.connections, s.warmup)
       } catch (err) {
