@@ -11,8 +11,8 @@ import { NO_TRACKING } from '../plain-route.ts'
 const NEVER = '1000000000'
 
 /**
- * The plain route with a Redis-backed rate limit that never triggers: what one EVALSHA per
- * request (auto-pipelined) adds to the plain proxy. Issue 4 asks for ≥ 0.85 of portico-plain.
+ * The plain route with a Redis-backed rate limit that never triggers: what the limiter's hook
+ * and its Redis script (one call per event-loop turn) add to the plain proxy. Issue 4 asks for ≥ 0.85 of portico-plain.
  */
 export const scenarios: BenchScenario[] = [
   {

@@ -72,6 +72,20 @@ for (const impl of impls) {
         t.equal(hits.filter(h => h.current <= 100).length, 100)
       })
 
+      t.test('hits of one turn on several keys and limits count as if sent one by one', async (t) => {
+        const { store } = await impl.make(t, algorithm)
+        // Interleaved in one synchronous burst: two keys, and one key under two different maxima
+        // (a header key shared by two tiers), each in its own order.
+        const calls: [string, number][] = []
+        for (let i = 0; i < 6; i++) calls.push(['x', 4], ['y', 2], ['z', i % 2 === 0 ? 3 : 5])
+        const hits = await Promise.all(calls.map(([key, max]) => store.hit(key, 60_000, max)))
+        const passed = (key: string, max: number): number => hits.filter((h, i) => calls[i][0] === key && calls[i][1] === max && h.current <= max).length
+        t.equal(passed('x', 4), 4, 'x: max 4 of 6')
+        t.equal(passed('y', 2), 2, 'y: max 2 of 6')
+        t.same(hits.filter((_h, i) => calls[i][0] === 'x').map(h => h.current).slice(0, 4), [1, 2, 3, 4], 'x counts 1, 2, 3, 4 in request order')
+        for (const h of hits) t.ok(h.ttl > 0 && h.ttl <= 60_000, `ttl ${h.ttl}`)
+      })
+
       t.test('two instances sharing the state alternate under one limit', async (t) => {
         const { store, shared } = await impl.make(t, algorithm)
         const other = await shared()
@@ -125,6 +139,31 @@ for (const impl of impls) {
     })
   }
 }
+
+t.test('redis store: one script call per event-loop turn, whatever the keys', { skip: REDIS_URL ? false : 'needs REDIS_URL' }, async (t) => {
+  for (const algorithm of ['fixed-window', 'gcra'] as const) {
+    const redis = await redisClient(t)
+    const prefix = uniquePrefix('rl-batch') + ':'
+    t.teardown(async () => {
+      const keys = await redis.keys(prefix + '*')
+      if (keys.length) await redis.del(...keys)
+    })
+    const store = new RedisRateLimitStore(redis, prefix, algorithm)
+    await store.hit('warm-up', 60_000, 5) // loads the script (EVALSHA, then EVAL once)
+    // Count the scripts that reach the connection.
+    let calls = 0
+    const send = redis.sendCommand.bind(redis)
+    redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+      if (command.name === 'evalsha' || command.name === 'eval') calls++
+      return (send as (...args: unknown[]) => unknown)(command, ...rest)
+    }) as typeof redis.sendCommand
+    const first = await Promise.all(Array.from({ length: 50 }, (_, i) => store.hit(`k${i % 7}`, 60_000, 5)))
+    t.equal(calls, 1, `${algorithm}: 50 hits on 7 keys in one turn, one call`)
+    t.equal(first.filter(h => h.current <= 5).length, 35, `${algorithm}: 5 of each key's 7 or 8 hits pass`)
+    await store.hit('k0', 60_000, 5)
+    t.equal(calls, 2, 'the next turn, its own call')
+  }
+})
 
 t.test('gcra arithmetic is exact at the burst edge', async (t) => {
   let tat: number | null = null
