@@ -122,7 +122,7 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
   const writer = new TrackingWriter<TrackedRequest>({
     insert: async (rows) => {
       if (!migrated) throw new Error(`tracking database not migrated yet: ${migrationError ?? 'pending'}`)
-      await insertRows(database.db, rows)
+      await insertRows(database, rows)
       idleErrorLogged = false
     },
     prepare: toRow,

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { finished } from 'node:stream/promises'
 import pg from 'pg'
+import { from as copyFromStdin } from 'pg-copy-streams'
 import { PGlite } from '@electric-sql/pglite'
 import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
@@ -37,6 +39,11 @@ export interface TrackingDatabase {
   location: string
   /** Applies the committed migrations (idempotent; serialised across instances by an advisory lock). */
   migrate (): Promise<void>
+  /**
+   * `COPY <target> FROM` the given COPY-text lines: STDIN over a pooled connection, or a blob in
+   * PGlite. All or nothing; rejects with the server's error (its SQLSTATE on `code`).
+   */
+  copyFrom (target: string, text: string): Promise<void>
   /** One round trip; rejects when the database cannot answer. */
   ping (): Promise<void>
   close (): Promise<void>
@@ -88,6 +95,22 @@ function openPostgres (url: string, onIdleError?: (err: Error) => void): Trackin
         client.release()
       }
     },
+    async copyFrom (target, text) {
+      const client = await pool.connect()
+      let failure: Error | undefined
+      try {
+        // The pool's query_timeout covers a COPY too: a server that stops answering fails it.
+        const stream = client.query(copyFromStdin(`copy ${target} from stdin`))
+        stream.end(text)
+        await finished(stream)
+      } catch (err) {
+        failure = err as Error
+        throw err
+      } finally {
+        // After a failed COPY the connection may be mid-protocol: drop it rather than reuse it.
+        client.release(failure)
+      }
+    },
     async ping () { await db.execute(sql`select 1`) },
     async close () {
       if (closed) return
@@ -108,6 +131,9 @@ async function openPglite (dataDir: string): Promise<TrackingDatabase> {
     location: dataDir,
     // One process owns a PGlite directory, so there is nothing to serialise against.
     async migrate () { await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER }) },
+    async copyFrom (target, text) {
+      await client.query(`copy ${target} from '/dev/blob'`, [], { blob: new Blob([text]) })
+    },
     async ping () { await client.query('select 1') },
     async close () {
       if (closed) return

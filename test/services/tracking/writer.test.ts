@@ -60,7 +60,7 @@ for (const { name: backend, skip } of BACKENDS) {
         insert: async (rows) => {
           inserts++
           if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
-          await insertRows(database.db, rows)
+          await insertRows(database, rows)
         },
         prepare: r => r,
         queueMax: 100,
@@ -98,7 +98,7 @@ for (const { name: backend, skip } of BACKENDS) {
     t.test('a row the database rejects is counted as failed; the rest of its batch is written', async (t) => {
       const database = await open(t, backend)
       const writer = new TrackingWriter<NewRequestRow>({
-        insert: async (rows) => { await insertRows(database.db, rows) },
+        insert: async (rows) => { await insertRows(database, rows) },
         prepare: r => r,
         queueMax: 100,
         batchSize: 10,
@@ -112,13 +112,36 @@ for (const { name: backend, skip } of BACKENDS) {
       t.equal(await count(database), 4)
     })
 
+    t.test('COPY keeps every value as it was: separators, backslashes, NUL, unicode, nulls, JSON', async (t) => {
+      const database = await open(t, backend)
+      const awkward = 'tab\there\nnew line\r\\N \\. back\\slash "quoted" é 日本 🚀'
+      const headers = { 'x-odd': 'a\tb\\c"d\ne', 'set-cookie': ['one', 'two'] }
+      await insertRows(database, [
+        row(1, { query: awkward, user_agent: '\\.', response_body: 'nul\u0000byte', request_headers: headers, duration_ms: 0.125, bytes_in: 7, request_body_truncated: true }),
+        row(2)
+      ])
+      const rows = await database.db.select().from(requests).orderBy(requests.request_id)
+      t.equal(rows.length, 2)
+      t.equal(rows[0].query, awkward)
+      t.equal(rows[0].user_agent, '\\.', 'a lone \\. is data, not the end-of-data marker')
+      t.equal(rows[0].response_body, 'nul\uFFFDbyte', 'NUL, which PostgreSQL text cannot hold, becomes U+FFFD')
+      t.same(rows[0].request_headers, headers)
+      t.equal(rows[0].duration_ms, 0.125)
+      t.equal(rows[0].bytes_in, 7)
+      t.equal(rows[0].request_body_truncated, true)
+      t.equal(rows[1].query, null, 'absent values are NULL')
+      t.equal(rows[1].bytes_in, 0, 'and columns with defaults get them')
+      t.equal(rows[1].request_body_truncated, false)
+      t.ok(rows[1].created_at instanceof Date && Math.abs(rows[1].created_at.getTime() - Date.now()) < 60_000, 'created_at defaults to now')
+    })
+
     t.test('close() writes what is queued, and counts what it could not write', async (t) => {
       const database = await open(t, backend)
       let down = false
       const writer = new TrackingWriter<NewRequestRow>({
         insert: async (rows) => {
           if (down) throw new Error('Connection terminated unexpectedly')
-          await insertRows(database.db, rows)
+          await insertRows(database, rows)
         },
         prepare: r => r,
         queueMax: 1000,
