@@ -16,8 +16,12 @@ export function isSecretField (name: string): boolean {
   return SECRET_FIELD.test(name)
 }
 
-/** A stored copy of headers with credential values replaced; numbers become strings. */
+/**
+ * Headers as stored: credential values replaced, numbers as strings. Most header sets hold no
+ * credential and only strings: those are returned as they are, without a copy.
+ */
 export function redactHeaders (headers: Record<string, unknown>): HeaderMap {
+  if (storedAsIs(headers)) return headers as HeaderMap
   const out: HeaderMap = {}
   for (const name in headers) {
     const value = headers[name]
@@ -26,6 +30,13 @@ export function redactHeaders (headers: Record<string, unknown>): HeaderMap {
     else out[name] = Array.isArray(value) ? value.map(String) : String(value)
   }
   return out
+}
+
+function storedAsIs (headers: Record<string, unknown>): boolean {
+  for (const name in headers) {
+    if (typeof headers[name] !== 'string' || SECRET_HEADERS.has(name.toLowerCase())) return false
+  }
+  return true
 }
 
 /**

@@ -49,3 +49,12 @@ t.test('stored bodies: caps, encodings, binary and NUL bytes', async (t) => {
   t.equal(storedBody(untyped, undefined, undefined), '{"token":"[REDACTED]"}', 'untyped JSON is recognised')
   t.equal(storedBody(new BodyCapture(10), 'text/plain', undefined), null)
 })
+
+t.test('headers with nothing to redact are stored as they are; any credential or number means a copy', async (t) => {
+  const clean = { host: 'h', 'content-type': 'application/json' }
+  t.equal(redactHeaders(clean), clean, 'no copy')
+  const secret = { host: 'h', Cookie: 'a=b' }
+  t.not(redactHeaders(secret), secret)
+  t.same(secret, { host: 'h', Cookie: 'a=b' }, 'the original is never changed')
+  t.same(redactHeaders({ 'content-length': 3 }), { 'content-length': '3' })
+})
