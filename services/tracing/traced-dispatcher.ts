@@ -1,4 +1,4 @@
-import { context, propagation, trace, SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
+import { context, propagation, trace, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api'
 import type { Dispatcher } from 'undici'
 
 type RequestCallback = (err: Error | null, data?: Dispatcher.ResponseData) => void
@@ -8,6 +8,8 @@ interface Requester {
   close (): Promise<void>
   destroy (): Promise<void>
 }
+
+interface Server { address: string | undefined, port: number | undefined }
 
 const tracer = trace.getTracer('portico')
 
@@ -21,16 +23,18 @@ const tracer = trace.getTracer('portico')
  * already covers the streamed body.
  */
 export class TracedDispatcher {
-  private readonly origins = new Map<string, Attributes>()
+  // Parsed once per origin: the targets are few and fixed by the config.
+  private readonly origins = new Map<string, Server>()
 
   constructor (private readonly inner: Requester) {}
 
   request (opts: Dispatcher.RequestOptions, callback: RequestCallback): void {
     const origin = String(opts.origin ?? '')
     const method = opts.method
+    const server = this.server(origin)
     const span = tracer.startSpan(method, {
       kind: SpanKind.CLIENT,
-      attributes: { ...this.originAttributes(origin), 'http.request.method': method, 'url.full': origin + opts.path }
+      attributes: { 'server.address': server.address, 'server.port': server.port, 'http.request.method': method, 'url.full': origin + opts.path }
     })
     const headers = opts.headers as Record<string, string | string[] | undefined> | undefined
     if (headers !== undefined && !Array.isArray(headers)) {
@@ -55,14 +59,14 @@ export class TracedDispatcher {
     return this.inner.destroy()
   }
 
-  private originAttributes (origin: string): Attributes {
-    let attributes = this.origins.get(origin)
-    if (attributes === undefined && origin !== '') {
-      const url = new URL(origin)
-      attributes = { 'server.address': url.hostname, 'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)) }
-      this.origins.set(origin, attributes)
+  private server (origin: string): Server {
+    let server = this.origins.get(origin)
+    if (server === undefined) {
+      const url = URL.canParse(origin) ? new URL(origin) : undefined
+      server = { address: url?.hostname, port: url === undefined ? undefined : Number(url.port || (url.protocol === 'https:' ? 443 : 80)) }
+      this.origins.set(origin, server)
     }
-    return attributes ?? {}
+    return server
   }
 }
 
