@@ -19,6 +19,11 @@ export type ChildMessage =
   | { type: 'error', message: string }
   | { type: 'closed' }
 
+function ownCpuMicros (): number {
+  const { user, system } = process.cpuUsage()
+  return user + system
+}
+
 export function send (message: ChildMessage, done?: () => void): void {
   if (process.send) process.send(message, undefined, {}, () => done?.())
   else done?.()
@@ -27,17 +32,16 @@ export function send (message: ChildMessage, done?: () => void): void {
 /** Announces `target` to the parent and answers its messages until told to close. */
 export function serveCpuProbe (target: BenchTarget): void {
   if (!process.send) throw new Error('run me through bench/run.ts (I need an IPC channel)')
-  let started: NodeJS.CpuUsage | undefined
+  const cpuMicros = target.cpuMicros ?? ownCpuMicros
+  let started = 0
   process.on('message', (message: ParentMessage) => {
     switch (message.type) {
       case 'cpu-start':
-        started = process.cpuUsage()
+        started = cpuMicros()
         break
-      case 'cpu-stop': {
-        const used = process.cpuUsage(started)
-        send({ type: 'cpu', micros: used.user + used.system })
+      case 'cpu-stop':
+        send({ type: 'cpu', micros: cpuMicros() - started })
         break
-      }
       case 'report':
         if (!target.report) {
           send({ type: 'report', figures: null })

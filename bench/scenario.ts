@@ -19,6 +19,12 @@ export interface BenchTarget {
    * queue drops ...). Called once, in the target's process, after its last round.
    */
   report? (): Promise<Record<string, number>>
+  /**
+   * CPU time (user + system, µs) used so far by the process that serves the load, when that is
+   * not the target's own process (a gateway the scenario spawned). Without it the probe charges
+   * its own process, which for a spawning scenario is an idle wrapper.
+   */
+  cpuMicros? (): number
   close (): Promise<void>
 }
 

@@ -6,15 +6,19 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PLAIN_ROUTE_OFF } from '../plain-route.ts'
+import { processCpuMicros } from '../proc-cpu.ts'
 import type { AddressInfo } from 'node:net'
 import type { BenchContext, BenchScenario, BenchTarget } from '../scenario.ts'
 
 /**
  * Tracing on versus off, on the plain proxied route. Tracing must be loaded before Fastify, so
  * both scenarios spawn the gateway as `npm start` does (`node --import tsx --import ./tracing.ts
- * server.ts`); `tracing-off` is the same process without OTEL_EXPORTER_OTLP_ENDPOINT, so
- * tracing-on / tracing-off isolates the SDK's cost from the cost of a separate process. Metrics
- * are always on, so `portico-plain` already includes them.
+ * server.ts`); `tracing-off` is the same process without OTEL_EXPORTER_OTLP_ENDPOINT and is
+ * tracing-on's baseline, so the ratio isolates the SDK's cost from the cost of a separate process.
+ * CPU per request is the spawned gateway's (the target process only waits on it), and
+ * `npm run bench -- --cpu-prof DIR` profiles the gateway too, into DIR/<scenario>/gateway/.
+ * BENCH_OTEL_<NAME> in the bench's environment is passed to tracing-on's gateway as OTEL_<NAME>,
+ * for experiments (sampler, protocol, batching); the figures to quote are without any.
  *
  * The OTLP receiver is a tiny HTTP server in the scenario's own process that drains each export
  * and answers 200, as a collector would; every request is sampled (the SDK default).
@@ -67,7 +71,7 @@ async function spawnGateway (ctx: BenchContext, tracing: boolean): Promise<Bench
   }))
   const receiver = tracing ? await startReceiver() : undefined
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './tracing.ts', 'server.ts'], {
+  const child = spawn(process.execPath, [...profileArgs(), '--import', 'tsx', '--import', './tracing.ts', 'server.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -78,7 +82,7 @@ async function spawnGateway (ctx: BenchContext, tracing: boolean): Promise<Bench
       LOG_LEVEL: 'warn',
       TRACKING_ENABLED: 'false',
       DATA_DIR: dir,
-      ...(receiver ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'portico-bench' } : {})
+      ...(receiver ? { ...experimentEnv(), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'portico-bench' } : {})
     },
     stdio: ['ignore', 'ignore', 'inherit']
   })
@@ -98,7 +102,22 @@ async function spawnGateway (ctx: BenchContext, tracing: boolean): Promise<Bench
     await close()
     throw err
   }
-  return { url, path: '/bench', close }
+  const pid = child.pid!
+  return { url, path: '/bench', close, cpuMicros: () => processCpuMicros(pid) }
+}
+
+// The harness gives the target process --cpu-prof-dir; the gateway's profile goes beside it.
+function profileArgs (): string[] {
+  const i = process.execArgv.indexOf('--cpu-prof-dir')
+  return i === -1 ? [] : ['--cpu-prof', '--cpu-prof-dir', path.join(process.execArgv[i + 1], 'gateway')]
+}
+
+function experimentEnv (): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (name.startsWith('BENCH_OTEL_') && value !== undefined) out[name.slice('BENCH_'.length)] = value
+  }
+  return out
 }
 
 export const scenarios: BenchScenario[] = [
@@ -111,7 +130,7 @@ export const scenarios: BenchScenario[] = [
   {
     name: 'tracing-on',
     description: 'plain route with every request traced (server and upstream spans) and exported over OTLP/HTTP to a local receiver',
-    baseline: 'portico-plain',
+    baseline: 'tracing-off',
     target: 0.85,
     setup: (ctx) => spawnGateway(ctx, true)
   }

@@ -6,6 +6,8 @@ import type { TargetPool } from '../../services/upstream/target-pool.ts'
 import type { GatewayConfig, RouteConfig, ServiceConfig } from '../../services/config/load-config.ts'
 import { compileUpstreamPath } from '../../services/proxy/upstream-path.ts'
 import { TimedDispatcher } from '../../services/proxy/timed-dispatcher.ts'
+import { TracedDispatcher } from '../../services/tracing/traced-dispatcher.ts'
+import { tracingStarted } from '../../services/tracing/shutdown.ts'
 import { PathTraversalError } from '../../errors.ts'
 import { parseProxiedBody } from './request-body.ts'
 import { decorateUpstreamCall, UpstreamCall } from './upstream-call.ts'
@@ -36,8 +38,10 @@ const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'pr
  */
 export default async function proxy (app: FastifyInstance, opts: ProxyPluginOptions): Promise<void> {
   const agent = new Agent({ connections: DEFAULT_CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS })
+  const timed = new TimedDispatcher(agent)
   await app.register(replyFrom, {
-    undici: new TimedDispatcher(agent) as unknown as FastifyReplyFromOptions['undici'],
+    // The upstream call's client span, when tracing is on, covers the wait for headers, timeouts included.
+    undici: (tracingStarted() ? new TracedDispatcher(timed) : timed) as unknown as FastifyReplyFromOptions['undici'],
     disableRequestLogging: true,
     disableCache: true
   })

@@ -63,7 +63,7 @@ t.test('spans reach an OTLP receiver with parent/child links; upstreams get the 
     t.ok(clientSpan, 'the upstream call is a span')
     t.equal(clientSpan.kind, SPAN_KIND.CLIENT)
     t.equal(clientSpan.traceId, traceId)
-    t.equal(clientSpan.scope, '@opentelemetry/instrumentation-undici')
+    t.equal(clientSpan.scope, 'portico')
     t.match(String(clientSpan.attributes['url.full']), /\/things\//)
     const server = byId.get(clientSpan.parentSpanId!) as ReceivedSpan
     t.ok(server, 'the upstream call\'s parent, the server span, was exported')
