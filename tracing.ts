@@ -12,9 +12,9 @@
  * OTEL_LOGS_EXPORTER ask for it: /metrics and the pino log already carry them.
  *
  * Spans per proxied request: the server span (@fastify/otel, named `GET /api/users/:id` by route,
- * continuing the client's traceparent) and the client span of the upstream call (made by the proxy,
- * services/tracing/traced-dispatcher.ts), which carries `traceparent` to the upstream; Redis and PostgreSQL commands made while serving it are
- * children too. /health* and /metrics are not traced (probes and scrapes would drown the real
+ * continuing the client's traceparent) and the client span of the upstream call (made by the
+ * proxy, services/tracing/traced-dispatcher.ts), which carries `traceparent` to the upstream;
+ * Redis and PostgreSQL commands made while serving it are children too. /health* and /metrics are not traced (probes and scrapes would drown the real
  * traffic).
  */
 import { registerTracingShutdown } from './services/tracing/shutdown.ts'
