@@ -14,8 +14,8 @@
  * Spans per proxied request: the server span (@fastify/otel, named `GET /api/users/:id` by route,
  * continuing the client's traceparent) and the client span of the upstream call (made by the
  * proxy, services/tracing/traced-dispatcher.ts), which carries `traceparent` to the upstream;
- * Redis and PostgreSQL commands made while serving it are children too. /health* and /metrics are not traced (probes and scrapes would drown the real
- * traffic).
+ * Redis and PostgreSQL commands made while serving it are children too. /health* and /metrics
+ * are not traced (probes and scrapes would drown the real traffic).
  */
 import { registerTracingShutdown } from './services/tracing/shutdown.ts'
 
