@@ -98,7 +98,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   private scheduled = false
 
   /** `prefix` is prepended to every key as is (e.g. `gateway:rate-limit:`). */
-  constructor (private readonly redis: Redis, private readonly prefix: string, algorithm: RateLimitAlgorithm) {
+  constructor (redis: Redis, private readonly prefix: string, algorithm: RateLimitAlgorithm) {
     this.algorithm = algorithm
     const name = algorithm === 'gcra' ? 'porticoRateLimitGcraBatch' : 'porticoRateLimitFixedBatch'
     const client = redis as unknown as Record<string, BatchCommand | undefined>

@@ -1,8 +1,9 @@
 /**
  * The seam between `tracing.ts` (loaded with --import, before the app) and `server.ts`: tracing
  * registers how to flush its spans, the server calls it after the app has closed. With tracing
- * off nothing is registered, `tracingStarted()` is false and `shutdownTracing()` returns at once. A global symbol, because
- * --import and the app's module graph may load this file as two module instances.
+ * off nothing is registered, `tracingStarted()` is false and `shutdownTracing()` returns at once.
+ * A global symbol, because --import and the app's module graph may load this file as two module
+ * instances.
  */
 const KEY = Symbol.for('portico.tracing.shutdown')
 const DEFAULT_FLUSH_TIMEOUT_MS = 5000

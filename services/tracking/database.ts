@@ -97,19 +97,17 @@ function openPostgres (url: string, onIdleError?: (err: Error) => void): Trackin
     },
     async copyFrom (target, text) {
       const client = await pool.connect()
-      let failure: Error | undefined
       try {
         // The pool's query_timeout covers a COPY too: a server that stops answering fails it.
         const stream = client.query(copyFromStdin(`copy ${target} from stdin`))
         stream.end(text)
         await finished(stream)
       } catch (err) {
-        failure = err as Error
-        throw err
-      } finally {
         // After a failed COPY the connection may be mid-protocol: drop it rather than reuse it.
-        client.release(failure)
+        client.release(err as Error)
+        throw err
       }
+      client.release()
     },
     async ping () { await db.execute(sql`select 1`) },
     async close () {

@@ -22,14 +22,14 @@ const COLUMNS: CopyColumn[] = Object.entries(getTableColumns(requests))
   .map(([key, column]) => ({ key, name: (column as AnyColumn).name, encode: encoderOf(column as AnyColumn), fallback: defaultOf(column as AnyColumn) }))
 
 /** `COPY requests ("request_id", ...) FROM <source>`: STDIN over the wire, a blob in PGlite. */
-export const COPY_TARGET = `requests (${COLUMNS.map(c => `"${c.name}"`).join(', ')})`
+const COPY_TARGET = `requests (${COLUMNS.map(c => `"${c.name}"`).join(', ')})`
 
 export async function insertRows (database: TrackingDatabase, rows: NewRequestRow[]): Promise<void> {
   await database.copyFrom(COPY_TARGET, copyText(rows))
 }
 
 /** The batch as COPY text: one line per row, each ending in a newline. */
-export function copyText (rows: NewRequestRow[]): string {
+function copyText (rows: NewRequestRow[]): string {
   let out = ''
   for (const row of rows) {
     const values = row as Record<string, unknown>
@@ -50,7 +50,7 @@ const SPECIALS = /[\\\n\r\t\0]/g
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '\uFFFD' }
 const escapeChar = (c: string): string => ESCAPES[c]
 
-export function copyEscape (text: string): string {
+function copyEscape (text: string): string {
   return SPECIAL.test(text) ? text.replace(SPECIALS, escapeChar) : text
 }
 
