@@ -100,6 +100,7 @@ export async function buildApp (opts: AppOptions): Promise<FastifyInstance> {
     dataDir: env.DATA_DIR,
     maxBody: env.TRACKING_MAX_BODY,
     queueMax: env.TRACKING_QUEUE_MAX,
+    queueMaxBytes: env.TRACKING_QUEUE_MAX_BYTES,
     batchSize: env.TRACKING_BATCH_SIZE,
     flushInterval: env.TRACKING_FLUSH_INTERVAL,
     retention: env.TRACKING_RETENTION

@@ -7,7 +7,7 @@ import { openTrackingDatabase, dbErrorMessage, type TrackingDatabase } from '../
 import { TrackingWriter, type WriterStats } from '../../services/tracking/writer.ts'
 import { RetentionJob } from '../../services/tracking/retention.ts'
 import { BodyCapture, tapStream } from '../../services/tracking/capture.ts'
-import { toRow, type TrackedRequest } from '../../services/tracking/record.ts'
+import { toRow, trackedSize, ROW_OVERHEAD_BYTES, type TrackedRequest } from '../../services/tracking/record.ts'
 import { listRequests, type RequestFilters } from '../../services/tracking/queries.ts'
 import type { RequestRow } from '../../services/tracking/schema.ts'
 import { insertRows } from '../../services/tracking/insert.ts'
@@ -64,6 +64,8 @@ const CLIENT_CLOSED_STATUS = 499
 const CLIENT_CLOSED_ERROR = 'PORTICO_CLIENT_CLOSED: the client closed the connection before the response was complete'
 
 const MIGRATION_RETRY_MAX_MS = 30_000
+// Node's default --max-http-header-size bounds a request line, and so a URL.
+const MAX_URL_BYTES = 16_384
 
 /**
  * Records every request to a proxied route whose `track` is on: its outcome, timings, identity,
@@ -126,7 +128,9 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
       idleErrorLogged = false
     },
     prepare: toRow,
+    sizeOf: trackedSize,
     queueMax: opts.queueMax,
+    queueMaxBytes: opts.queueMaxBytes,
     batchSize: Math.min(opts.batchSize, opts.queueMax),
     flushInterval: opts.flushInterval,
     log
@@ -272,6 +276,9 @@ function checkOptions (raw: Partial<TrackingOptions>): TrackingOptions {
   const opts = Value.Default(TrackingOptionsSchema, structuredClone(raw)) as TrackingOptions
   const error = Value.Errors(TrackingOptionsSchema, opts).First()
   if (error) throw new Error(`portico-tracking: option ${error.path.slice(1) || '(options)'} ${error.message.toLowerCase()}, got ${JSON.stringify(error.value)}`)
+  // The largest row (two full body captures) must fit, or such requests could never be tracked.
+  const largest = ROW_OVERHEAD_BYTES + 2 * opts.maxBody + MAX_URL_BYTES
+  if (opts.queueMaxBytes < largest) throw new Error(`portico-tracking: option queueMaxBytes (${opts.queueMaxBytes}) must hold at least one row with two full body captures: ${largest} bytes with maxBody ${opts.maxBody}`)
   return Object.freeze(opts)
 }
 

@@ -31,6 +31,7 @@ export interface GatewayEnv {
   TRACKING_ENABLED: boolean
   TRACKING_MAX_BODY: number
   TRACKING_QUEUE_MAX: number
+  TRACKING_QUEUE_MAX_BYTES: number
   TRACKING_BATCH_SIZE: number
   TRACKING_FLUSH_INTERVAL: number
   TRACKING_RETENTION: number

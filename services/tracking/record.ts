@@ -28,6 +28,16 @@ export interface TrackedRequest {
   error: string | null
 }
 
+/**
+ * What a queued request is reckoned to hold, for the queue's byte bound: its captured bodies and
+ * URL, plus a flat allowance for the rest (fields, the two header objects).
+ */
+export const ROW_OVERHEAD_BYTES = 2048
+
+export function trackedSize (r: TrackedRequest): number {
+  return ROW_OVERHEAD_BYTES + r.url.length + (r.requestBody?.kept ?? 0) + (r.responseBody?.kept ?? 0)
+}
+
 export function toRow (r: TrackedRequest): NewRequestRow {
   const q = r.url.indexOf('?')
   const reqType = header(r.requestHeaders, 'content-type')

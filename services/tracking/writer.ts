@@ -19,6 +19,10 @@ export interface WriterOptions<T> {
   /** Turns a queued item into its row; runs at flush time, off the request path. */
   prepare (item: T): NewRequestRow
   queueMax: number
+  /** Bound of the queue's estimated memory, bytes (with `sizeOf`); the oldest rows go first past it. */
+  queueMaxBytes?: number
+  /** Estimated bytes an item holds while queued. */
+  sizeOf?: (item: T) => number
   batchSize: number
   flushInterval: number
   log: WriterLog
@@ -37,16 +41,24 @@ export interface WriterStats {
  * The tracking queue and its writer. `enqueue` is all the request path does: O(1), never awaits.
  * Rows are written by multi-row inserts every `flushInterval`, or as soon as a batch is full.
  * When the database fails, the batch stays (already prepared) and is retried with exponential
- * backoff; writes resume by themselves. The queue is bounded: past `queueMax` rows the oldest
- * are dropped, counted, and logged once per episode. Rows the database rejects as data (SQLSTATE
+ * backoff; writes resume by themselves. The queue is bounded, by rows (`queueMax`) and by
+ * estimated bytes (`queueMaxBytes`): past either the oldest are dropped, counted, and logged once
+ * per episode. Rows the database rejects as data (SQLSTATE
  * class 22/23) are retried one by one, and only the bad ones are counted as failed.
  *
  * Events: 'written' (n), 'dropped' (n), 'failed' (n), 'idle' (queue empty after a write).
  */
 export class TrackingWriter<T> extends EventEmitter {
   private readonly queue: RowQueue<T>
-  /** The oldest rows, prepared, being written or waiting for a retry. */
+  /** The estimated size of each queued item, in queue order. */
+  private readonly sizes: RowQueue<number>
+  private queuedBytes = 0
+  /** The oldest rows, prepared, being written or waiting for a retry; and their sizes. */
   private batch: NewRequestRow[] | null = null
+  private batchSizes: number[] = []
+  private batchBytes = 0
+  private readonly maxBytes: number
+  private readonly sizeOf: (item: T) => number
   private inFlight = false
   private draining: Promise<void> | null = null
   private drainScheduled = false
@@ -66,6 +78,9 @@ export class TrackingWriter<T> extends EventEmitter {
     super()
     if (opts.batchSize > opts.queueMax) throw new Error(`tracking batch size (${opts.batchSize}) must not exceed the queue bound (${opts.queueMax})`)
     this.queue = new RowQueue<T>(opts.queueMax)
+    this.sizes = new RowQueue<number>(opts.queueMax)
+    this.maxBytes = opts.queueMaxBytes ?? Infinity
+    this.sizeOf = opts.sizeOf ?? (() => 0)
     this.retryMin = opts.retryMinMs ?? DEFAULT_RETRY_MIN_MS
     this.retryMax = opts.retryMaxMs ?? DEFAULT_RETRY_MAX_MS
     this.interval = setInterval(() => this.kick(), opts.flushInterval)
@@ -81,7 +96,7 @@ export class TrackingWriter<T> extends EventEmitter {
     return this.queue.length + (this.batch?.length ?? 0)
   }
 
-  /** Queues one item. Never throws, never waits; when the bound is reached the oldest row goes. */
+  /** Queues one item. Never throws, never waits; when a bound is reached the oldest rows go. */
   enqueue (item: T): void {
     if (this.closed) {
       // After the shutdown flush nothing would write it: counted, not silently kept.
@@ -90,20 +105,50 @@ export class TrackingWriter<T> extends EventEmitter {
       this.opts.log.warn({}, 'tracking: a request finished after the shutdown flush; its row is dropped')
       return
     }
-    if (this.queued() >= this.opts.queueMax) {
-      if (this.batch !== null && !this.inFlight && this.batch.length > 0) {
-        this.batch.shift()
-        if (this.batch.length === 0) this.batch = null
-      } else if (this.queue.length > 0) {
-        this.queue.shift()
-      } else {
-        this.noteDropped(1)
-        return
-      }
+    const size = this.sizeOf(item)
+    if (size > this.maxBytes) {
+      // Alone over the bound: dropping the whole queue would not make it fit.
       this.noteDropped(1)
+      return
     }
+    let evicted = 0
+    while (this.overBound(size) && this.evictOldest()) evicted++
+    if (this.overBound(size)) {
+      // No room even so: the rest is being written right now.
+      this.noteDropped(evicted + 1)
+      return
+    }
+    if (evicted > 0) this.noteDropped(evicted)
     this.queue.push(item)
+    this.sizes.push(size)
+    this.queuedBytes += size
     if (this.queue.length >= this.opts.batchSize) this.kick()
+  }
+
+  private overBound (incoming: number): boolean {
+    return this.queued() >= this.opts.queueMax || this.queuedBytes + this.batchBytes + incoming > this.maxBytes
+  }
+
+  // The oldest row not being written: the head of a batch waiting for a retry, else of the queue.
+  private evictOldest (): boolean {
+    if (this.batch !== null && !this.inFlight && this.batch.length > 0) {
+      this.batch.shift()
+      this.batchBytes -= this.batchSizes.shift()!
+      if (this.batch.length === 0) this.clearBatch()
+      return true
+    }
+    if (this.queue.length > 0) {
+      this.queue.shift()
+      this.queuedBytes -= this.sizes.shift()!
+      return true
+    }
+    return false
+  }
+
+  private clearBatch (): void {
+    this.batch = null
+    this.batchSizes = []
+    this.batchBytes = 0
   }
 
   /** Writes everything queued now; resolves when the queue is empty or a write failed. */
@@ -137,7 +182,9 @@ export class TrackingWriter<T> extends EventEmitter {
     if (left > 0) {
       this.opts.log.error({ rows: left }, 'tracking: rows could not be written before shutdown and are lost')
       this.queue.take(left)
-      this.batch = null
+      this.sizes.take(left)
+      this.queuedBytes = 0
+      this.clearBatch()
       this.dropped += left
       this.emit('dropped', left)
     }
@@ -163,21 +210,21 @@ export class TrackingWriter<T> extends EventEmitter {
 
   private async writeAll (): Promise<void> {
     while (this.queued() > 0) {
-      if (this.batch === null) this.batch = this.prepare(this.queue.take(this.opts.batchSize))
-      if (this.batch.length === 0) {
-        this.batch = null
+      if (this.batch === null) this.prepare(this.opts.batchSize)
+      if (this.batch!.length === 0) {
+        this.clearBatch()
         continue
       }
-      const rows = this.batch
+      const rows = this.batch!
       this.inFlight = true
       try {
         await this.opts.insert(rows)
-        this.batch = null
+        this.clearBatch()
         this.recorded(rows.length)
       } catch (err) {
         const state = sqlState(err)
         if (state !== undefined && (state.startsWith('22') || state.startsWith('23'))) {
-          this.batch = null
+          this.clearBatch()
           await this.insertOneByOne(rows)
           continue
         }
@@ -190,18 +237,28 @@ export class TrackingWriter<T> extends EventEmitter {
     this.emit('idle')
   }
 
-  private prepare (items: T[]): NewRequestRow[] {
+  // Takes up to n items off the queue as the current batch, with their sizes.
+  private prepare (n: number): void {
+    const items = this.queue.take(n)
+    const sizes = this.sizes.take(n)
     const rows: NewRequestRow[] = []
-    for (const item of items) {
+    const kept: number[] = []
+    let bytes = 0
+    for (let i = 0; i < items.length; i++) {
+      this.queuedBytes -= sizes[i]
       try {
-        rows.push(this.opts.prepare(item))
+        rows.push(this.opts.prepare(items[i]))
+        kept.push(sizes[i])
+        bytes += sizes[i]
       } catch (err) {
         this.opts.log.error({ err }, 'tracking: could not build a row')
         this.failed++
         this.emit('failed', 1)
       }
     }
-    return rows
+    this.batch = rows
+    this.batchSizes = kept
+    this.batchBytes = bytes
   }
 
   private async insertOneByOne (rows: NewRequestRow[]): Promise<void> {
@@ -223,7 +280,7 @@ export class TrackingWriter<T> extends EventEmitter {
       this.opts.log.info({ failedAttempts: this.failures, outageMs: Date.now() - this.outageStartedAt, queued: this.queued() }, 'tracking: database writes resumed')
       this.failures = 0
     }
-    if (this.droppedInEpisode > 0 && this.queued() < this.opts.queueMax) {
+    if (this.droppedInEpisode > 0 && !this.overBound(0)) {
       this.opts.log.warn({ dropped: this.droppedInEpisode }, 'tracking: queue has room again; rows dropped while it was full')
       this.droppedInEpisode = 0
     }
@@ -232,7 +289,7 @@ export class TrackingWriter<T> extends EventEmitter {
 
   private noteDropped (n: number): void {
     if (this.droppedInEpisode === 0) {
-      this.opts.log.warn({ queueMax: this.opts.queueMax }, 'tracking: queue full, dropping the oldest rows until the database catches up')
+      this.opts.log.warn({ queueMax: this.opts.queueMax, queueMaxBytes: this.maxBytes }, 'tracking: queue full, dropping the oldest rows until the database catches up')
     }
     this.droppedInEpisode += n
     this.dropped += n

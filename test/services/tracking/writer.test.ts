@@ -49,6 +49,43 @@ t.test('RowQueue: ring order, take, unshiftAll at capacity', async (t) => {
   t.equal(q.shift(), undefined)
 })
 
+t.test('the queue is bounded by estimated bytes too: the oldest rows go first, counted', async (t) => {
+  log.lines.length = 0
+  let down = true
+  const written: number[] = []
+  const writer = new TrackingWriter<{ id: number, size: number }>({
+    insert: async (rows) => {
+      if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
+      written.push(...rows.map(r => Number(r.request_id.slice(1))))
+    },
+    prepare: (item) => row(item.id),
+    sizeOf: (item) => item.size,
+    queueMax: 1000,
+    queueMaxBytes: 10_000,
+    batchSize: 10,
+    flushInterval: 10_000,
+    retryMinMs: 5,
+    retryMaxMs: 20,
+    log
+  })
+  t.teardown(() => writer.close(0))
+  for (let i = 0; i < 20; i++) writer.enqueue({ id: i, size: 1000 })
+  t.same(writer.stats(), { queued: 10, written: 0, dropped: 10, failed: 0 }, '20 KB offered to a 10 KB bound: the newest 10 rows stay')
+  t.equal(log.lines.filter(([, m]) => m.includes('queue full')).length, 1, 'logged once')
+
+  // The queued rows become a batch that fails and waits for its retry: its head is the oldest row.
+  await writer.flush()
+  writer.enqueue({ id: 20, size: 2500 })
+  t.same(writer.stats(), { queued: 8, written: 0, dropped: 13, failed: 0 }, 'room for 2.5 KB: three of the waiting batch go')
+  writer.enqueue({ id: 21, size: 20_000 })
+  t.same(writer.stats(), { queued: 8, written: 0, dropped: 14, failed: 0 }, 'a row alone over the bound is dropped, not the queue')
+
+  down = false
+  await once(writer, 'idle')
+  t.same(written, [13, 14, 15, 16, 17, 18, 19, 20], 'the newest rows are written, in order')
+  t.ok(log.lines.some(([, m]) => m.includes('room again')))
+})
+
 for (const { name: backend, skip } of BACKENDS) {
   t.test(backend, { skip }, async (t) => {
     t.beforeEach(() => { log.lines.length = 0 })
