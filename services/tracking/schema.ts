@@ -7,7 +7,11 @@ export type HeaderMap = Record<string, string | string[]>
 /**
  * One row per tracked request (contract §6). Column keys are the snake_case names the admin API
  * returns, so a row goes out as it comes in. Indexes serve GET /admin/requests (newest first,
- * optionally by status, path or user) and the retention job (created_at).
+ * optionally by status, path or user) and the retention job (created_at). The status and user
+ * indexes are partial: they hold only the rows they help find. Errors and signed-in users are the
+ * needles; the 2xx and anonymous majority is found fast enough walking created_at newest first,
+ * and does not pay two more index inserts per row (measured: the four full indexes were about 40 %
+ * of PostgreSQL's CPU per COPYed row).
  */
 export const requests = pgTable('requests', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
@@ -42,9 +46,9 @@ export const requests = pgTable('requests', {
   error: text('error')
 }, (t) => [
   index('requests_created_at_idx').on(t.created_at.desc()),
-  index('requests_status_created_at_idx').on(t.status_code, t.created_at.desc()),
+  index('requests_status_created_at_idx').on(t.status_code, t.created_at.desc()).where(sql`${t.status_code} >= 400`),
   index('requests_path_created_at_idx').on(t.path, t.created_at.desc()),
-  index('requests_user_created_at_idx').on(t.user_id, t.created_at.desc())
+  index('requests_user_created_at_idx').on(t.user_id, t.created_at.desc()).where(sql`${t.user_id} is not null`)
 ])
 
 export type RequestRow = typeof requests.$inferSelect

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'drizzle-orm'
 import { BACKENDS, testDatabase } from '../../tracking-db.ts'
@@ -25,7 +26,14 @@ for (const { name: backend, skip } of BACKENDS) {
       t.ok(names.includes(c), `column ${c}`)
     }
     const applied = await database.db.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
-    t.equal(applied.rows[0].n, 1, 'each migration recorded once')
+    const journal = JSON.parse(readFileSync(new URL('drizzle/meta/_journal.json', `file://${ROOT}`), 'utf8')) as { entries: unknown[] }
+    t.equal(applied.rows[0].n, journal.entries.length, 'each migration recorded once')
+    const indexes = await database.db.execute<{ indexname: string, indexdef: string }>(sql`select indexname, indexdef from pg_indexes where tablename = 'requests'`)
+    const def = (name: string) => indexes.rows.find(r => r.indexname === name)?.indexdef ?? ''
+    t.match(def('requests_created_at_idx'), /\(created_at DESC NULLS LAST\)$/, 'every row is in the created_at index')
+    t.match(def('requests_path_created_at_idx'), /\(path, created_at DESC NULLS LAST\)$/, 'and in the path index')
+    t.match(def('requests_status_created_at_idx'), /WHERE \(status_code >= 400\)/, 'the status index holds errors only')
+    t.match(def('requests_user_created_at_idx'), /WHERE \(user_id IS NOT NULL\)/, 'the user index holds signed-in requests only')
   })
 }
 
