@@ -43,8 +43,8 @@ export interface WriterStats {
  * When the database fails, the batch stays (already prepared) and is retried with exponential
  * backoff; writes resume by themselves. The queue is bounded, by rows (`queueMax`) and by
  * estimated bytes (`queueMaxBytes`): past either the oldest are dropped, counted, and logged once
- * per episode. Rows the database rejects as data (SQLSTATE
- * class 22/23) are retried one by one, and only the bad ones are counted as failed.
+ * per episode. Rows the database rejects as data (SQLSTATE class 22/23) are retried one by one,
+ * and only the bad ones are counted as failed.
  *
  * Events: 'written' (n), 'dropped' (n), 'failed' (n), 'idle' (queue empty after a write).
  */
