@@ -12,13 +12,11 @@ import { parseDuration } from '../services/config/units.ts'
 
 /**
  * `npm run bench`: starts a local upstream, every scenario's target in a process of its own, and
- * drives them with autocannon (in this process) in interleaved rounds, the order rotated each
- * round so that drift on a shared machine spreads over all of them. Within a round a scenario
- * with a baseline is run back to back with a run of its baseline (baseline first in even rounds,
- * second in odd ones), and its ratio is the median over rounds of those adjacent pairs: on a
- * machine whose speed wanders by tens of percent within a minute, only runs seconds apart compare.
+ * drives them with autocannon (in this process) in interleaved rounds — each round runs every
+ * scenario once, the order rotated — so drift on a shared machine spreads over all of them.
  * Prints medians, the spread between rounds, CPU per request of the target process, and each
- * ratio. Exits 1 if a scenario fails; a ratio below its target is reported, not fatal.
+ * scenario's ratio to its baseline (the median of per-round ratios: both sides measured minutes
+ * apart at most). Exits 1 if a scenario fails; a ratio below its target is reported, not fatal.
  */
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const RESULTS_FILE = process.env.BENCH_RESULTS || join(BENCH_DIR, 'results.json')
@@ -57,8 +55,6 @@ interface ScenarioState {
   scenario: Discovered
   child?: Probe
   runs: RunFigures[]
-  /** req/s ÷ the baseline's req/s in the run next to it, one per round. */
-  pairRatios: number[]
   failure?: string
   report?: Record<string, number> | null
 }
@@ -259,12 +255,11 @@ interface Summary {
   targetCpuPerReq?: number
   upstreamCpuPerReq?: number
   ratio?: number
-  /** The adjacent pairs' ratios, one per round. */
-  pairRatios?: number[]
   report?: Record<string, number> | null
 }
 
 function summarise (states: ScenarioState[]): Summary[] {
+  const byName = new Map(states.map(st => [st.scenario.name, st]))
   return states.map((st) => {
     const { scenario: sc, runs } = st
     const out: Summary = { name: sc.name, description: sc.description, file: relative(process.cwd(), sc.file), baseline: sc.baseline, target: sc.target, failure: st.failure, rounds: runs, report: st.report }
@@ -278,8 +273,15 @@ function summarise (states: ScenarioState[]): Summary[] {
     out.errors = runs.reduce((n, r) => n + r.errors, 0)
     if (runs.every(r => r.targetCpuPerReq !== null)) out.targetCpuPerReq = median(runs.map(r => r.targetCpuPerReq!))
     out.upstreamCpuPerReq = median(runs.map(r => r.upstreamCpuPerReq ?? 0))
-    if (st.pairRatios.length > 0) out.ratio = median(st.pairRatios)
-    out.pairRatios = st.pairRatios
+    const base = sc.baseline ? byName.get(sc.baseline) : undefined
+    if (base && base.runs.length > 0) {
+      // Per-round ratios: each pair was measured in the same round, close in time.
+      const ratios = runs.flatMap(r => {
+        const b = base.runs.find(x => x.round === r.round)
+        return b ? [r.reqPerSec / b.reqPerSec] : []
+      })
+      if (ratios.length > 0) out.ratio = median(ratios)
+    }
     return out
   })
 }
@@ -306,7 +308,7 @@ function print (summaries: Summary[], s: Settings, noteLoad: number[]): void {
   }
   process.stdout.write(`\n${table(rows)}\n`)
   process.stdout.write(`\nmedians of ${s.rounds} interleaved round(s) of ${s.duration}s, ${s.connections} connections; ` +
-    `±spread = (max - min) / median req/s over the rounds; ratio = median over rounds of req/s ÷ the baseline's in the run next to it; ` +
+    `±spread = (max - min) / median req/s over the rounds; ratio = median of per-round req/s ÷ baseline's; ` +
     `load average at start ${noteLoad.map(n => n.toFixed(2)).join(' ')} on ${cpus().length} CPUs\n`)
   for (const r of summaries) {
     if (r.report) process.stdout.write(`report ${r.name}: ${Object.entries(r.report).map(([k, v]) => `${k}=${v}`).join(' ')}\n`)
@@ -330,7 +332,7 @@ async function main (): Promise<number> {
 
   const upstream = await new Probe('upstream', join(BENCH_DIR, 'upstream.ts'), [], {}).start()
   const ctx: BenchContext = { upstreamUrl: upstream.ready!.url, redisUrl: process.env.REDIS_URL || undefined, databaseUrl: process.env.DATABASE_URL || undefined }
-  const states: ScenarioState[] = chosen.map(scenario => ({ scenario, runs: [], pairRatios: [] }))
+  const states: ScenarioState[] = chosen.map(scenario => ({ scenario, runs: [] }))
   const stop = async () => {
     await Promise.all(states.map(st => st.child?.close()))
     await upstream.close()
@@ -350,37 +352,18 @@ async function main (): Promise<number> {
         await st.child?.close()
       }
     }
-    const byName = new Map(states.map(st => [st.scenario.name, st]))
-    const run = async (st: ScenarioState, round: number): Promise<RunFigures | undefined> => {
-      if (st.failure) return undefined
-      try {
-        const fig = await measure(st, upstream, s, round)
-        st.runs.push(fig)
-        process.stdout.write(`  round ${round + 1}/${s.rounds} ${st.scenario.name.padEnd(28)} ${Math.round(fig.reqPerSec).toString().padStart(7)} req/s  p99 ${fig.p99.toFixed(1)} ms\n`)
-        return fig
-      } catch (err) {
-        st.failure = (err as Error).message
-        process.stdout.write(`  round ${round + 1}/${s.rounds} ${st.scenario.name}: FAILED ${st.failure}\n`)
-        return undefined
-      }
-    }
-    // The units of a round: each scenario with its baseline as an adjacent pair; alone, a
-    // scenario that neither has a baseline nor is one (a baseline is measured in its pairs).
-    const isBaseline = new Set(states.map(st => st.scenario.baseline).filter(Boolean))
-    const units = states.filter(st => st.scenario.baseline !== undefined || !isBaseline.has(st.scenario.name))
     for (let round = 0; round < s.rounds; round++) {
-      for (let i = 0; i < units.length; i++) {
-        const st = units[(i + round) % units.length]
-        const base = st.scenario.baseline === undefined ? undefined : byName.get(st.scenario.baseline)
-        if (base === undefined) {
-          await run(st, round)
-          continue
+      const live = states.filter(st => !st.failure)
+      const order = live.map((_, i) => live[(i + round) % live.length])
+      for (const st of order) {
+        try {
+          const fig = await measure(st, upstream, s, round)
+          st.runs.push(fig)
+          process.stdout.write(`  round ${round + 1}/${s.rounds} ${st.scenario.name.padEnd(28)} ${Math.round(fig.reqPerSec).toString().padStart(7)} req/s  p99 ${fig.p99.toFixed(1)} ms\n`)
+        } catch (err) {
+          st.failure = (err as Error).message
+          process.stdout.write(`  round ${round + 1}/${s.rounds} ${st.scenario.name}: FAILED ${st.failure}\n`)
         }
-        const baseFirst = round % 2 === 0
-        const first = await run(baseFirst ? base : st, round)
-        const second = await run(baseFirst ? st : base, round)
-        const [b, x] = baseFirst ? [first, second] : [second, first]
-        if (b !== undefined && x !== undefined) st.pairRatios.push(x.reqPerSec / b.reqPerSec)
       }
     }
     for (const st of states) {
