@@ -61,6 +61,8 @@ export class TrackingWriter<T> extends EventEmitter {
   private readonly sizeOf: (item: T) => number
   private inFlight = false
   private draining: Promise<void> | null = null
+  /** The running drain writes everything queued (flush, close, a retry), not only full batches. */
+  private drainAll = false
   private drainScheduled = false
   private readonly interval: NodeJS.Timeout
   private retryTimer: NodeJS.Timeout | null = null
@@ -157,7 +159,7 @@ export class TrackingWriter<T> extends EventEmitter {
       clearTimeout(this.retryTimer)
       this.retryTimer = null
     }
-    await this.drain()
+    await this.drain(true)
   }
 
   /**
@@ -173,7 +175,7 @@ export class TrackingWriter<T> extends EventEmitter {
     const deadline = Date.now() + timeoutMs
     let pause = this.retryMin
     while (this.queued() > 0) {
-      await this.drain()
+      await this.drain(true)
       if (this.queued() === 0 || Date.now() + pause > deadline) break
       await new Promise(resolve => setTimeout(resolve, pause).unref())
       pause = Math.min(pause * 2, this.retryMax)
@@ -200,16 +202,28 @@ export class TrackingWriter<T> extends EventEmitter {
 
   private drainNow (): void {
     this.drainScheduled = false
-    void this.drain()
+    // A write that failed since the kick waits for its retry.
+    if (this.retryTimer === null) void this.drain(false)
   }
 
-  private drain (): Promise<void> {
-    this.draining ??= this.writeAll().finally(() => { this.draining = null })
+  private drain (all: boolean): Promise<void> {
+    if (all) this.drainAll = true
+    this.draining ??= this.writeAll().finally(() => {
+      this.draining = null
+      this.drainAll = false
+    })
     return this.draining
   }
 
+  /**
+   * Writes the pending batch or what is queued, then goes on only while a full batch waits (or
+   * everything is to go). Rows that arrived during a write wait for the interval or a full batch:
+   * writing them straight away made batches of tens of rows under load, each COPY paying its
+   * round trip and commit on both sides (measured: about 45 rows per write at 7,500 requests/s).
+   */
   private async writeAll (): Promise<void> {
-    while (this.queued() > 0) {
+    for (let first = true; this.queued() > 0; first = false) {
+      if (!first && !this.drainAll && this.batch === null && this.queue.length < this.opts.batchSize) return
       if (this.batch === null) this.prepare(this.opts.batchSize)
       if (this.batch!.length === 0) {
         this.clearBatch()
@@ -305,9 +319,10 @@ export class TrackingWriter<T> extends EventEmitter {
     if (this.closed) return
     const base = Math.min(this.retryMin * 2 ** Math.min(this.failures - 1, 16), this.retryMax)
     const delay = base * (0.8 + Math.random() * 0.4)
+    // The retry writes the backlog whole: the outage held it back, not the batching.
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null
-      this.kick()
+      if (this.queued() > 0) void this.drain(true)
     }, delay)
     this.retryTimer.unref()
   }

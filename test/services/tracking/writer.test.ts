@@ -1,5 +1,5 @@
 import t from 'tap'
-import { once } from 'node:events'
+import { once, type EventEmitter } from 'node:events'
 import { sql } from 'drizzle-orm'
 import { BACKENDS, testDatabase, type Backend } from '../../tracking-db.ts'
 import type { TestContext } from '../../helper.ts'
@@ -29,6 +29,20 @@ async function open (t: TestContext, backend: Backend): Promise<TrackingDatabase
   t.teardown(() => database.close())
   await database.migrate()
   return database
+}
+
+/**
+ * The writer's 'idle', within `ms`. The writer's own timers are unref'd (they must not keep a
+ * finished process alive), so this one holds the test's event loop open while it waits.
+ */
+async function idle (writer: EventEmitter, ms = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`writer not idle within ${ms} ms`)), ms) })
+  try {
+    await Promise.race([once(writer, 'idle'), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 async function count (database: TrackingDatabase): Promise<number> {
@@ -81,9 +95,57 @@ t.test('the queue is bounded by estimated bytes too: the oldest rows go first, c
   t.same(writer.stats(), { queued: 8, written: 0, dropped: 14, failed: 0 }, 'a row alone over the bound is dropped, not the queue')
 
   down = false
-  await once(writer, 'idle')
+  await idle(writer)
   t.same(written, [13, 14, 15, 16, 17, 18, 19, 20], 'the newest rows are written, in order')
   t.ok(log.lines.some(([, m]) => m.includes('room again')))
+})
+
+/** A writer of batches of 100 that records each batch's size and then awaits `write`. */
+function batchCounter (t: TestContext, flushInterval: number, write: () => Promise<void>): { writer: TrackingWriter<number>, batches: number[] } {
+  const batches: number[] = []
+  const writer = new TrackingWriter<number>({
+    insert: async (rows) => {
+      batches.push(rows.length)
+      await write()
+    },
+    prepare: (i) => row(i),
+    queueMax: 10_000,
+    batchSize: 100,
+    flushInterval,
+    log
+  })
+  t.teardown(() => writer.close(0))
+  return { writer, batches }
+}
+
+t.test('rows that arrive during a write wait for a full batch or the next interval, not one small write after another', async (t) => {
+  let release: () => void = () => {}
+  const { writer, batches } = batchCounter(t, 60_000, () => new Promise<void>(resolve => { release = resolve }))
+  for (let i = 0; i < 100; i++) writer.enqueue(i)
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(batches, [100], 'a full batch is written at once')
+  for (let i = 100; i < 130; i++) writer.enqueue(i)
+  release()
+  await new Promise(resolve => setTimeout(resolve, 20))
+  t.same(batches, [100], 'the 30 rows that came meanwhile wait: no write of a partial batch right after a write')
+  for (let i = 130; i < 200; i++) writer.enqueue(i)
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(batches, [100, 100], 'they go once a batch is full')
+  for (let i = 200; i < 250; i++) writer.enqueue(i)
+  release()
+  const flushed = writer.flush()
+  await new Promise(resolve => setImmediate(resolve))
+  release()
+  await flushed
+  t.same(batches, [100, 100, 50], 'flush() writes the partial rest')
+  t.same(writer.stats(), { queued: 0, written: 250, dropped: 0, failed: 0 })
+})
+
+t.test('the interval writes a partial batch', async (t) => {
+  const { writer, batches } = batchCounter(t, 30, async () => {})
+  for (let i = 0; i < 7; i++) writer.enqueue(i)
+  await idle(writer)
+  t.same(batches, [7])
 })
 
 for (const { name: backend, skip } of BACKENDS) {
@@ -124,8 +186,7 @@ for (const { name: backend, skip } of BACKENDS) {
       t.equal(log.lines.filter(([, m]) => m.includes('write failed')).length, 1, 'one log line per outage')
 
       down = false
-      const idle = once(writer, 'idle')
-      await idle
+      await idle(writer)
       t.equal(await count(database), 165)
       const ids = (await database.db.select({ id: requests.request_id }).from(requests)).map(r => Number(r.id.slice(1))).sort((a, b) => a - b)
       t.same(ids.slice(65), Array.from({ length: 100 }, (_, i) => 215 + i), 'the newest 100 survived; the oldest were dropped')
