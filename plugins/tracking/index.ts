@@ -140,7 +140,7 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
   writer.on('failed', (n: number) => app.metrics.trackingRows('failed', n))
   app.metrics.observeTracking(() => {
     const { queued, written, dropped } = writer.stats()
-    return { queued, written, dropped }
+    return { queued, written, dropped, queuedBytes: writer.queuedBytesEstimate() }
   })
   app.healthSummary.set('tracking', () => writer.stats())
   app.readiness.add('database', async () => {

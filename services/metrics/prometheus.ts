@@ -26,7 +26,7 @@ export interface MetricsSnapshot {
 }
 
 type CircuitsCollector = () => Array<{ service: string, target: string, state: CircuitState }>
-type TrackingCollector = () => { queued: number, written: number, dropped: number }
+type TrackingCollector = () => { queued: number, written: number, dropped: number, queuedBytes?: number }
 type CacheEntriesCollector = () => number | Promise<number>
 
 export interface PrometheusMetricsOptions {
@@ -150,6 +150,12 @@ export class PrometheusMetrics implements GatewayMetrics {
       collect () { this.set(self.collectTracking()?.queued ?? 0) }
     })
     new Gauge({
+      name: 'portico_tracking_queue_bytes',
+      help: 'Estimated memory held by tracking rows waiting to be written, bytes (bounded by TRACKING_QUEUE_MAX_BYTES)',
+      registers: [this.registry],
+      collect () { this.set(self.collectTracking()?.queuedBytes ?? 0) }
+    })
+    new Gauge({
       name: 'portico_cache_entries',
       help: 'Entries held by the response cache',
       registers: [this.registry],
@@ -253,11 +259,10 @@ export class PrometheusMetrics implements GatewayMetrics {
       const prior = circuitBreakers[service]
       if (prior === undefined || CIRCUIT_STATE_VALUE[state] > CIRCUIT_STATE_VALUE[prior]) circuitBreakers[service] = state
     }
-    const tracking = this.collectTracking() ?? {
-      queued: 0,
-      written: this.trackingCells.written.value,
-      dropped: this.trackingCells.dropped.value
-    }
+    const collected = this.collectTracking()
+    const tracking = collected === undefined
+      ? { queued: 0, written: this.trackingCells.written.value, dropped: this.trackingCells.dropped.value }
+      : { queued: collected.queued, written: collected.written, dropped: collected.dropped }
     return {
       requests: {
         total: this.total,
@@ -288,11 +293,12 @@ export class PrometheusMetrics implements GatewayMetrics {
   /** Sum over the tracking collectors; undefined when there are none. */
   private collectTracking () {
     if (this.tracking.length === 0) return undefined
-    const sum = { queued: 0, written: 0, dropped: 0 }
+    const sum = { queued: 0, queuedBytes: 0, written: 0, dropped: 0 }
     for (const collect of this.tracking) {
       try {
         const t = collect()
         sum.queued += t.queued
+        sum.queuedBytes += t.queuedBytes ?? 0
         sum.written += t.written
         sum.dropped += t.dropped
       } catch (err) {

@@ -17,8 +17,8 @@ export interface GatewayMetrics {
   storeError (store: string): void
   /** Read at scrape time: current breaker state of every target. */
   observeCircuits (collect: () => Array<{ service: string, target: string, state: CircuitState }>): void
-  /** Read at scrape time: tracking queue depth and totals. */
-  observeTracking (collect: () => { queued: number, written: number, dropped: number }): void
+  /** Read at scrape time: tracking queue depth (rows, and estimated bytes) and totals. */
+  observeTracking (collect: () => { queued: number, written: number, dropped: number, queuedBytes?: number }): void
   /** Read at scrape time: how many entries the response cache holds (may be async for Redis). */
   observeCacheEntries (collect: () => number | Promise<number>): void
 }

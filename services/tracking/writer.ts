@@ -94,6 +94,11 @@ export class TrackingWriter<T> extends EventEmitter {
     return { queued: this.queued(), written: this.written, dropped: this.dropped, failed: this.failed }
   }
 
+  /** Estimated bytes of the queued rows (the queue and a batch being written or awaiting a retry). */
+  queuedBytesEstimate (): number {
+    return this.queuedBytes + this.batchBytes
+  }
+
   queued (): number {
     return this.queue.length + (this.batch?.length ?? 0)
   }

@@ -137,7 +137,7 @@ t.test('what other concerns report through app.metrics reaches the exposition', 
     { service: 'users', target: 'http://127.0.0.1:8002', state: 'open' },
     { service: 'orders', target: 'http://127.0.0.1:8003', state: 'half-open' }
   ])
-  m.observeTracking(() => ({ queued: 7, written: 42, dropped: 3 }))
+  m.observeTracking(() => ({ queued: 7, written: 42, dropped: 3, queuedBytes: 14_336 }))
   m.observeCacheEntries(async () => 11)
 
   const text = await scrape(app)
@@ -150,6 +150,8 @@ t.test('what other concerns report through app.metrics reaches the exposition', 
   t.equal(buckets.get('{service="users",target="http://127.0.0.1:8002",le="10"}'), 0, '20 s is above every bound')
   t.equal(buckets.get('{service="users",target="http://127.0.0.1:8002",le="+Inf"}'), 1)
   t.same(Object.fromEntries(samples(text, 'portico_upstream_errors_total')), { '{service="users",kind="timeout"}': 2, '{service="orders",kind="circuit-open"}': 1 })
+  t.equal(samples(text, 'portico_tracking_queue_depth').get(''), 7)
+  t.equal(samples(text, 'portico_tracking_queue_bytes').get(''), 14_336)
   t.same(Object.fromEntries(samples(text, 'portico_tracking_rows_total')), { '{outcome="written"}': 42, '{outcome="dropped"}': 3, '{outcome="failed"}': 0 })
   t.same(Object.fromEntries(samples(text, 'portico_store_errors_total')), { '{store="redis"}': 2 })
   // t.match: the real upstream pools (issue 7) report their own targets beside these.

@@ -85,12 +85,14 @@ t.test('the queue is bounded by estimated bytes too: the oldest rows go first, c
   t.teardown(() => writer.close(0))
   for (let i = 0; i < 20; i++) writer.enqueue({ id: i, size: 1000 })
   t.same(writer.stats(), { queued: 10, written: 0, dropped: 10, failed: 0 }, '20 KB offered to a 10 KB bound: the newest 10 rows stay')
+  t.equal(writer.queuedBytesEstimate(), 10_000, 'the queued bytes, as the metric reports them')
   t.equal(log.lines.filter(([, m]) => m.includes('queue full')).length, 1, 'logged once')
 
   // The queued rows become a batch that fails and waits for its retry: its head is the oldest row.
   await writer.flush()
   writer.enqueue({ id: 20, size: 2500 })
   t.same(writer.stats(), { queued: 8, written: 0, dropped: 13, failed: 0 }, 'room for 2.5 KB: three of the waiting batch go')
+  t.equal(writer.queuedBytesEstimate(), 9500, 'a batch waiting for its retry counts too')
   writer.enqueue({ id: 21, size: 20_000 })
   t.same(writer.stats(), { queued: 8, written: 0, dropped: 14, failed: 0 }, 'a row alone over the bound is dropped, not the queue')
 
