@@ -7,7 +7,7 @@ export const TrackingOptionsSchema = Type.Object({
   dataDir: Type.String({ default: './data', minLength: 1, description: 'Directory of the embedded database files' }),
   maxBody: Type.Integer({ default: 16_384, minimum: 0, description: 'Bytes of each request and response body stored' }),
   queueMax: Type.Integer({ default: 50_000, minimum: 1, description: 'Rows held in memory while the database is slow or down' }),
-  queueMaxBytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 1, description: 'Estimated bytes those rows may hold (captured bodies plus 2 KiB each); past it the oldest are dropped' }),
+  queueMaxBytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 1, description: 'Bytes those rows may hold (each row is queued as its COPY line); past it the oldest are dropped' }),
   batchSize: Type.Integer({ default: 500, minimum: 1, maximum: 2000, description: 'Rows per INSERT (one unnest() statement per batch)' }),
   flushInterval: Type.Integer({ default: 200, minimum: 1, description: 'Milliseconds between writes of queued rows' }),
   retention: Type.Integer({ default: 30 * 86_400_000, minimum: 1000, description: 'Milliseconds a row is kept; older rows are deleted by a periodic job' }),

@@ -7,10 +7,10 @@ import { openTrackingDatabase, dbErrorMessage, type TrackingDatabase } from '../
 import { TrackingWriter, type WriterStats } from '../../services/tracking/writer.ts'
 import { RetentionJob } from '../../services/tracking/retention.ts'
 import { BodyCapture, tapStream } from '../../services/tracking/capture.ts'
-import { toRow, trackedSize, ROW_OVERHEAD_BYTES, type TrackedRequest } from '../../services/tracking/record.ts'
+import { toRow, ROW_OVERHEAD_BYTES, type TrackedRequest } from '../../services/tracking/record.ts'
 import { listRequests, type RequestFilters } from '../../services/tracking/queries.ts'
 import type { RequestRow } from '../../services/tracking/schema.ts'
-import { insertRows } from '../../services/tracking/insert.ts'
+import { encodeRow, insertLines } from '../../services/tracking/insert.ts'
 import { ANONYMOUS_TIER } from '../../services/auth/identity.ts'
 import { TrackingDisabledError } from '../../errors.ts'
 
@@ -33,7 +33,7 @@ export interface Tracking {
   /** Writes what is queued now (tests, and anyone who must see a row at once). */
   flush (): Promise<void>
   /** The writer, for tests that watch its events. */
-  readonly writer?: TrackingWriter<TrackedRequest>
+  readonly writer?: TrackingWriter<TrackedRequest, Buffer>
   readonly database?: TrackingDatabase
   readonly retention?: RetentionJob
 }
@@ -64,6 +64,7 @@ const CLIENT_CLOSED_STATUS = 499
 const CLIENT_CLOSED_ERROR = 'PORTICO_CLIENT_CLOSED: the client closed the connection before the response was complete'
 
 const MIGRATION_RETRY_MAX_MS = 30_000
+const TAB = 9
 // Node's default --max-http-header-size bounds a request line, and so a URL.
 const MAX_URL_BYTES = 16_384
 
@@ -121,14 +122,16 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
   }
   idleErrorLogged = false
 
-  const writer = new TrackingWriter<TrackedRequest>({
-    insert: async (rows) => {
+  // A request becomes its COPY line when it ends: the queue holds Buffers, outside the JS heap.
+  const writer = new TrackingWriter<TrackedRequest, Buffer>({
+    insert: async (lines) => {
       if (!migrated) throw new Error(`tracking database not migrated yet: ${migrationError ?? 'pending'}`)
-      await insertRows(database, rows)
+      await insertLines(database, lines)
       idleErrorLogged = false
     },
-    prepare: toRow,
-    sizeOf: trackedSize,
+    prepare: (request) => encodeRow(toRow(request)),
+    sizeOf: (line) => line.length,
+    describe: (line) => line.toString('utf8', 0, line.indexOf(TAB)),
     queueMax: opts.queueMax,
     queueMaxBytes: opts.queueMaxBytes,
     batchSize: Math.min(opts.batchSize, opts.queueMax),

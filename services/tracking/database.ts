@@ -40,10 +40,10 @@ export interface TrackingDatabase {
   /** Applies the committed migrations (idempotent; serialised across instances by an advisory lock). */
   migrate (): Promise<void>
   /**
-   * `COPY <target> FROM` the given COPY-text lines: STDIN over a pooled connection, or a blob in
+   * `COPY <target> FROM` the given COPY-text lines (UTF-8): STDIN over a pooled connection, or a blob in
    * PGlite. All or nothing; rejects with the server's error (its SQLSTATE on `code`).
    */
-  copyFrom (target: string, text: string): Promise<void>
+  copyFrom (target: string, text: Buffer): Promise<void>
   /** One round trip; rejects when the database cannot answer. */
   ping (): Promise<void>
   close (): Promise<void>
@@ -130,7 +130,7 @@ async function openPglite (dataDir: string): Promise<TrackingDatabase> {
     // One process owns a PGlite directory, so there is nothing to serialise against.
     async migrate () { await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER }) },
     async copyFrom (target, text) {
-      await client.query(`copy ${target} from '/dev/blob'`, [], { blob: new Blob([text]) })
+      await client.query(`copy ${target} from '/dev/blob'`, [], { blob: new Blob([text as Uint8Array<ArrayBuffer>]) })
     },
     async ping () { await client.query('select 1') },
     async close () {

@@ -17,10 +17,18 @@ const COLUMNS = Object.entries(getTableColumns(requests))
 /** `COPY requests ("request_id", ...) FROM <source>`: STDIN over the wire, a blob in PGlite. */
 const COPY_TARGET = `requests (${COLUMNS.map(c => `"${c.column.name}"`).join(', ')})`
 
+/** One row as its COPY line, UTF-8 in a Buffer: what the tracking queue holds. */
+export function encodeRow (row: NewRequestRow): Buffer {
+  return Buffer.from(copyLine(row))
+}
+
+/** One COPY of rows already encoded by `encodeRow`. */
+export async function insertLines (database: TrackingDatabase, lines: Buffer[]): Promise<void> {
+  await database.copyFrom(COPY_TARGET, lines.length === 1 ? lines[0] : Buffer.concat(lines))
+}
+
 export async function insertRows (database: TrackingDatabase, rows: NewRequestRow[]): Promise<void> {
-  let text = ''
-  for (let i = 0; i < rows.length; i++) text += copyLine(rows[i])
-  await database.copyFrom(COPY_TARGET, text)
+  await insertLines(database, rows.map(encodeRow))
 }
 
 // In COPY text a backslash, newline, carriage return and tab must be escaped; PostgreSQL text

@@ -4,7 +4,8 @@ import type { NewRequestRow } from './schema.ts'
 
 /**
  * What the request path hands the writer: references to what the request already holds, plus
- * the body captures. Redaction, body decoding and header copies happen in `toRow`, at flush time.
+ * the body captures. `toRow` (redaction, body decoding) and the COPY line are built from it when
+ * the request has ended; only the line is queued.
  */
 export interface TrackedRequest {
   requestId: string
@@ -29,14 +30,10 @@ export interface TrackedRequest {
 }
 
 /**
- * What a queued request is reckoned to hold, for the queue's byte bound: its captured bodies and
- * URL, plus a flat allowance for the rest (fields, the two header objects).
+ * An allowance for a row's fields and headers beside its bodies and URL: the start-up check that
+ * the queue's byte bound can hold the largest ordinary row uses it.
  */
 export const ROW_OVERHEAD_BYTES = 2048
-
-export function trackedSize (r: TrackedRequest): number {
-  return ROW_OVERHEAD_BYTES + r.url.length + (r.requestBody?.kept ?? 0) + (r.responseBody?.kept ?? 0)
-}
 
 export function toRow (r: TrackedRequest): NewRequestRow {
   const q = r.url.indexOf('?')

@@ -13,16 +13,23 @@ export interface WriterLog {
   error (obj: object, msg: string): void
 }
 
-export interface WriterOptions<T> {
+export interface WriterOptions<T, R> {
   /** One multi-row INSERT. Rejects when the database cannot take it. */
-  insert (rows: NewRequestRow[]): Promise<unknown>
-  /** Turns a queued item into its row; runs at flush time, off the request path. */
-  prepare (item: T): NewRequestRow
+  insert (rows: R[]): Promise<unknown>
+  /**
+   * Turns an item into the row that is queued, when it is enqueued: the queue then holds only
+   * what will be written (in production a COPY line in a Buffer, outside the JS heap), not the
+   * request's objects, which would otherwise live on, and be copied by the garbage collector,
+   * until their batch is written, or for the whole of an outage.
+   */
+  prepare (item: T): R
   queueMax: number
-  /** Bound of the queue's estimated memory, bytes (with `sizeOf`); the oldest rows go first past it. */
+  /** Bound of the queue's memory, bytes (with `sizeOf`); the oldest rows go first past it. */
   queueMaxBytes?: number
-  /** Estimated bytes an item holds while queued. */
-  sizeOf?: (item: T) => number
+  /** Bytes a row holds while queued. */
+  sizeOf?: (row: R) => number
+  /** What names a row in a log line (its request id). */
+  describe?: (row: R) => string
   batchSize: number
   flushInterval: number
   log: WriterLog
@@ -48,17 +55,17 @@ export interface WriterStats {
  *
  * Events: 'written' (n), 'dropped' (n), 'failed' (n), 'idle' (queue empty after a write).
  */
-export class TrackingWriter<T> extends EventEmitter {
-  private readonly queue: RowQueue<T>
+export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
+  private readonly queue: RowQueue<R>
   /** The estimated size of each queued item, in queue order. */
   private readonly sizes: RowQueue<number>
   private queuedBytes = 0
   /** The oldest rows, prepared, being written or waiting for a retry; and their sizes. */
-  private batch: NewRequestRow[] | null = null
+  private batch: R[] | null = null
   private batchSizes: number[] = []
   private batchBytes = 0
   private readonly maxBytes: number
-  private readonly sizeOf: (item: T) => number
+  private readonly sizeOf: (row: R) => number
   private inFlight = false
   private draining: Promise<void> | null = null
   /** The running drain writes everything queued (flush, close, a retry), not only full batches. */
@@ -76,10 +83,10 @@ export class TrackingWriter<T> extends EventEmitter {
   private readonly retryMin: number
   private readonly retryMax: number
 
-  constructor (private readonly opts: WriterOptions<T>) {
+  constructor (private readonly opts: WriterOptions<T, R>) {
     super()
     if (opts.batchSize > opts.queueMax) throw new Error(`tracking batch size (${opts.batchSize}) must not exceed the queue bound (${opts.queueMax})`)
-    this.queue = new RowQueue<T>(opts.queueMax)
+    this.queue = new RowQueue<R>(opts.queueMax)
     this.sizes = new RowQueue<number>(opts.queueMax)
     this.maxBytes = opts.queueMaxBytes ?? Infinity
     this.sizeOf = opts.sizeOf ?? (() => 0)
@@ -112,7 +119,16 @@ export class TrackingWriter<T> extends EventEmitter {
       this.opts.log.warn({}, 'tracking: a request finished after the shutdown flush; its row is dropped')
       return
     }
-    const size = this.sizeOf(item)
+    let row: R
+    try {
+      row = this.opts.prepare(item)
+    } catch (err) {
+      this.opts.log.error({ err }, 'tracking: could not build a row')
+      this.failed++
+      this.emit('failed', 1)
+      return
+    }
+    const size = this.sizeOf(row)
     if (size > this.maxBytes) {
       // Alone over the bound: dropping the whole queue would not make it fit.
       this.noteDropped(1)
@@ -126,7 +142,7 @@ export class TrackingWriter<T> extends EventEmitter {
       return
     }
     if (evicted > 0) this.noteDropped(evicted)
-    this.queue.push(item)
+    this.queue.push(row)
     this.sizes.push(size)
     this.queuedBytes += size
     if (this.queue.length >= this.opts.batchSize) this.kick()
@@ -229,11 +245,7 @@ export class TrackingWriter<T> extends EventEmitter {
   private async writeAll (): Promise<void> {
     for (let first = true; this.queued() > 0; first = false) {
       if (!first && !this.drainAll && this.batch === null && this.queue.length < this.opts.batchSize) return
-      if (this.batch === null) this.prepare(this.opts.batchSize)
-      if (this.batch!.length === 0) {
-        this.clearBatch()
-        continue
-      }
+      if (this.batch === null) this.takeBatch(this.opts.batchSize)
       const rows = this.batch!
       this.inFlight = true
       try {
@@ -256,37 +268,23 @@ export class TrackingWriter<T> extends EventEmitter {
     this.emit('idle')
   }
 
-  // Takes up to n items off the queue as the current batch, with their sizes.
-  private prepare (n: number): void {
-    const items = this.queue.take(n)
-    const sizes = this.sizes.take(n)
-    const rows: NewRequestRow[] = []
-    const kept: number[] = []
+  // Takes up to n rows off the queue as the current batch, with their sizes.
+  private takeBatch (n: number): void {
+    this.batch = this.queue.take(n)
+    this.batchSizes = this.sizes.take(n)
     let bytes = 0
-    for (let i = 0; i < items.length; i++) {
-      this.queuedBytes -= sizes[i]
-      try {
-        rows.push(this.opts.prepare(items[i]))
-        kept.push(sizes[i])
-        bytes += sizes[i]
-      } catch (err) {
-        this.opts.log.error({ err }, 'tracking: could not build a row')
-        this.failed++
-        this.emit('failed', 1)
-      }
-    }
-    this.batch = rows
-    this.batchSizes = kept
+    for (const size of this.batchSizes) bytes += size
+    this.queuedBytes -= bytes
     this.batchBytes = bytes
   }
 
-  private async insertOneByOne (rows: NewRequestRow[]): Promise<void> {
+  private async insertOneByOne (rows: R[]): Promise<void> {
     for (const row of rows) {
       try {
         await this.opts.insert([row])
         this.recorded(1)
       } catch (err) {
-        this.opts.log.warn({ requestId: row.request_id, error: dbErrorMessage(err) }, 'tracking: the database rejected a row')
+        this.opts.log.warn({ requestId: this.opts.describe?.(row), error: dbErrorMessage(err) }, 'tracking: the database rejected a row')
         this.failed++
         this.emit('failed', 1)
       }

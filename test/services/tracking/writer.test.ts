@@ -67,12 +67,12 @@ t.test('the queue is bounded by estimated bytes too: the oldest rows go first, c
   log.lines.length = 0
   let down = true
   const written: number[] = []
-  const writer = new TrackingWriter<{ id: number, size: number }>({
+  const writer = new TrackingWriter<{ id: number, size: number }, { id: number, size: number }>({
     insert: async (rows) => {
       if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
-      written.push(...rows.map(r => Number(r.request_id.slice(1))))
+      written.push(...rows.map(r => r.id))
     },
-    prepare: (item) => row(item.id),
+    prepare: (item) => item,
     sizeOf: (item) => item.size,
     queueMax: 1000,
     queueMaxBytes: 10_000,
@@ -141,6 +141,33 @@ t.test('rows that arrive during a write wait for a full batch or the next interv
   await flushed
   t.same(batches, [100, 100, 50], 'flush() writes the partial rest')
   t.same(writer.stats(), { queued: 0, written: 250, dropped: 0, failed: 0 })
+})
+
+t.test('a row is built when it is enqueued: the queue holds rows, and one that cannot be built is counted as failed', async (t) => {
+  log.lines.length = 0
+  const built: number[] = []
+  let inserted: Buffer[] = []
+  const writer = new TrackingWriter<number, Buffer>({
+    insert: async (rows) => { inserted = rows },
+    prepare: (i) => {
+      if (i === 1) throw new Error('unencodable')
+      built.push(i)
+      return Buffer.from(`r${i}\trow\n`)
+    },
+    sizeOf: (line) => line.length,
+    queueMax: 100,
+    batchSize: 100,
+    flushInterval: 60_000,
+    log
+  })
+  t.teardown(() => writer.close(0))
+  for (let i = 0; i < 3; i++) writer.enqueue(i)
+  t.same(built, [0, 2], 'built at enqueue, before any write')
+  t.same(writer.stats(), { queued: 2, written: 0, dropped: 0, failed: 1 })
+  t.equal(writer.queuedBytesEstimate(), 14, 'the byte bound counts the rows themselves')
+  t.ok(log.lines.some(([level, m]) => level === 'error' && m.includes('could not build a row')))
+  await writer.flush()
+  t.same(inserted.map(String), ['r0\trow\n', 'r2\trow\n'])
 })
 
 t.test('the interval writes a partial batch', async (t) => {
