@@ -26,8 +26,9 @@ export class BodyCapture {
     this.total += chunk.length
     const room = this.max - this.kept
     if (room <= 0) return
-    // Copy: a slice would keep the whole chunk (up to 64 KiB, or a 1 MB parsed body) alive in the queue.
-    const part = chunk.length <= room ? Buffer.from(chunk) : Buffer.from(chunk.subarray(0, room))
+    // A view, not a copy: a capture lives only until its request ends and its row is encoded
+    // (the queue holds the encoded row), and a stream's consumers never get a chunk back to reuse.
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room)
     this.chunks.push(part)
     this.kept += part.length
   }
