@@ -4,11 +4,32 @@
  * `/api/users/` but not `/api/users` itself; `:name` segments are filled from the request's params.
  */
 
+// What encodeURIComponent leaves as it is, and the separator: a path of only these is canonical.
+const CANONICAL = /^[A-Za-z0-9\-_.!~*'()/]*$/
+
+/**
+ * A path with each segment percent-encoded as encodeURIComponent would: `/api/users/%34%32`,
+ * `/api/users/42` and a `:id` pattern filled with 42 all index as `/api/users/42`, so a purge
+ * finds an entry however its client encoded the path (entries stay keyed by the path as sent).
+ * A segment that does not decode is kept as it is.
+ */
+export function canonicalPath (path: string): string {
+  if (CANONICAL.test(path)) return path
+  const segments = path.split('/')
+  for (let i = 0; i < segments.length; i++) {
+    try {
+      segments[i] = encodeURIComponent(decodeURIComponent(segments[i]))
+    } catch {}
+  }
+  return segments.join('/')
+}
+
 /** Deeper paths are not cached: each level is one index write, and a client chooses the depth. */
 export const MAX_INDEXED_DEPTH = 16
 
 /** Index names of an entry at `path`: its exact path and every directory above it, or null when too deep. */
-export function indexesOf (path: string): string[] | null {
+export function indexesOf (rawPath: string): string[] | null {
+  const path = canonicalPath(rawPath)
   const out = [`p:${path}`]
   for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
     if (out.length > MAX_INDEXED_DEPTH) return null
@@ -19,7 +40,7 @@ export function indexesOf (path: string): string[] | null {
 
 /** The index a (filled) pattern purges. */
 export function indexOfPattern (pattern: string): string {
-  return pattern.endsWith('/*') ? `d:${pattern.slice(0, -1)}` : `p:${pattern}`
+  return pattern.endsWith('/*') ? `d:${canonicalPath(pattern.slice(0, -1))}` : `p:${canonicalPath(pattern)}`
 }
 
 /** What is wrong with a pattern, or null. `params` = the names it may use (none for the admin API). */
@@ -60,7 +81,7 @@ export function compilePattern (pattern: string): CompiledPattern {
     pattern,
     fill (params) {
       let out = ''
-      // Clients send paths percent-encoded, and entries are indexed by the path as sent.
+      // Params arrive decoded; encoded again they give the canonical path entries are indexed by.
       for (const part of parts) out += typeof part === 'string' ? part : encodeURIComponent(params[part.param] ?? '')
       return indexOfPattern(out)
     }

@@ -366,6 +366,12 @@ t.test(`${name} store`, { skip: name === 'redis' && !REDIS_URL ? 'needs REDIS_UR
     await states()
     await app.inject({ method: 'PUT', url: '/api/users/fail', payload: {} })
     t.same(await states(), ['HIT', 'HIT', 'HIT', 'HIT', 'HIT'], 'a 409 purges nothing')
+
+    // The same user, asked for with its path percent-encoded: its own entry, purged all the same.
+    await app.inject('/api/users/%32')
+    t.equal((await app.inject('/api/users/%32')).headers['x-cache'], 'HIT')
+    await app.inject({ method: 'PUT', url: '/api/users/2', payload: { name: 'z' } })
+    t.equal((await app.inject('/api/users/%32')).headers['x-cache'], 'MISS', 'PUT /api/users/2 purged /api/users/%32 too')
   })
 
   t.test('a response fetched before an invalidation is not stored after it', async (t) => {

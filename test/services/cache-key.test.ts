@@ -1,6 +1,6 @@
 import t from 'tap'
 import { cacheKey, sortedQuery } from '../../services/cache/key.ts'
-import { compilePattern, indexesOf, indexOfPattern, patternProblem, MAX_INDEXED_DEPTH } from '../../services/cache/patterns.ts'
+import { canonicalPath, compilePattern, indexesOf, indexOfPattern, patternProblem, MAX_INDEXED_DEPTH } from '../../services/cache/patterns.ts'
 import { computeEtag, decodeEntry, encodeEntry, etagMatches } from '../../services/cache/entry.ts'
 
 t.test('keys: method, path, sorted query, vary values, user', async (t) => {
@@ -24,6 +24,13 @@ t.test('patterns and indexes', async (t) => {
   t.equal(indexOfPattern('/api/users'), 'p:/api/users')
   t.equal(indexOfPattern('/api/users/*'), 'd:/api/users/')
   t.equal(compilePattern('/api/users/:id/orders/*').fill({ id: '4 2' }), 'd:/api/users/4%202/orders/')
+  t.equal(canonicalPath('/api/users/42'), '/api/users/42', 'a plain path is its own canonical form')
+  t.equal(canonicalPath('/api/users/%34%32'), '/api/users/42')
+  t.equal(canonicalPath('/api/j%c3%b6rg/a:b'), '/api/j%C3%B6rg/a%3Ab', 'hex case and reserved characters as encodeURIComponent writes them')
+  t.equal(canonicalPath('/api/100%/x'), '/api/100%/x', 'a segment that does not decode stays as it is')
+  t.same(indexesOf('/api/users/%34%32'), indexesOf('/api/users/42'), 'however the client encoded it, an entry has one index')
+  t.equal(indexOfPattern('/api/j%C3%B6rg/*'), indexOfPattern('/api/jörg/*'), 'so does an admin purge pattern')
+  t.equal(compilePattern('/api/users/:id').fill({ id: 'a b:c' }), indexesOf('/api/users/a%20b%3ac')![0], 'a filled pattern meets the entry it names')
   t.equal(patternProblem('/api/:id', ['id']), null)
   t.match(patternProblem('/api/:other', ['id']), /parameter :other is not in the route path/)
   t.match(patternProblem('/api/*/x', []), /only allowed as a last segment/)
