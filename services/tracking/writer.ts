@@ -45,11 +45,11 @@ export interface WriterStats {
 }
 
 /**
- * The tracking queue and its writer. `enqueue` is all the request path does: O(1), never awaits.
- * Rows are written by multi-row inserts every `flushInterval`, or as soon as a batch is full.
- * When the database fails, the batch stays (already prepared) and is retried with exponential
- * backoff; writes resume by themselves. The queue is bounded, by rows (`queueMax`) and by
- * estimated bytes (`queueMaxBytes`): past either the oldest are dropped, counted, and logged once
+ * The tracking queue and its writer. `enqueue` is all the request path does: it builds the row
+ * (`prepare`) and queues it, O(1) in the queue, never awaiting. Rows are written by multi-row
+ * inserts when a batch is full or every `flushInterval`. When the database fails, the batch stays
+ * and is retried with exponential backoff; writes resume by themselves. The queue is bounded, by
+ * rows (`queueMax`) and by bytes (`queueMaxBytes`, as `sizeOf` counts them): past either the oldest are dropped, counted, and logged once
  * per episode. Rows the database rejects as data (SQLSTATE class 22/23) are retried one by one,
  * and only the bad ones are counted as failed.
  *
@@ -57,7 +57,7 @@ export interface WriterStats {
  */
 export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
   private readonly queue: RowQueue<R>
-  /** The estimated size of each queued item, in queue order. */
+  /** The size of each queued row, in queue order. */
   private readonly sizes: RowQueue<number>
   private queuedBytes = 0
   /** The oldest rows, prepared, being written or waiting for a retry; and their sizes. */
@@ -101,7 +101,7 @@ export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
     return { queued: this.queued(), written: this.written, dropped: this.dropped, failed: this.failed }
   }
 
-  /** Estimated bytes of the queued rows (the queue and a batch being written or awaiting a retry). */
+  /** Bytes of the queued rows as `sizeOf` counts them (the queue, and a batch being written or awaiting a retry). */
   queuedBytesEstimate (): number {
     return this.queuedBytes + this.batchBytes
   }
