@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { Value } from '@sinclair/typebox/value'
 import { Transform, pipeline, type TransformCallback } from 'node:stream'
 import type { IncomingHttpHeaders } from 'node:http'
 import type {
@@ -15,6 +14,7 @@ import { compilePattern, indexesOf, indexOfPattern, type CompiledPattern } from 
 import { describeCache } from '../../services/cache/route-config.ts'
 import type { RouteConfig } from '../../services/config/load-config.ts'
 import { CachePluginOptionsSchema, type CachePluginOptions } from '../../schemas/cache.ts'
+import { checkPluginOptions } from '../../schemas/plugin-options.ts'
 
 export type { CachePluginOptions }
 
@@ -103,9 +103,7 @@ interface RouteSettings {
  * Store: Redis when REDIS_URL is set (shared by every instance), else an in-process LRU by bytes.
  */
 async function cachePlugin (app: FastifyInstance, options: CachePluginOptions): Promise<void> {
-  const problem = Value.Errors(CachePluginOptionsSchema, options).First()
-  if (problem !== undefined) throw new Error(`portico-cache options: ${problem.path || '(top level)'} ${problem.message}`)
-  const opts = Object.freeze({ ...options })
+  const opts = checkPluginOptions('portico-cache', CachePluginOptionsSchema, options)
   const store = app.storeIsShared
     ? new RedisCacheStore(app.redis, `${opts.keyPrefix}:cache:`)
     : new MemoryCacheStore({ maxBytes: opts.maxMemory })

@@ -3,7 +3,9 @@ import { Agent } from 'undici'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { TargetPool } from '../../services/upstream/target-pool.ts'
-import type { GatewayConfig, RouteConfig, ServiceConfig } from '../../services/config/load-config.ts'
+import type { RouteConfig, ServiceConfig } from '../../services/config/load-config.ts'
+import { ProxyPluginOptionsSchema, type ProxyPluginOptions } from '../../schemas/infrastructure.ts'
+import { checkPluginOptions } from '../../schemas/plugin-options.ts'
 import { compileUpstreamPath } from '../../services/proxy/upstream-path.ts'
 import { TimedDispatcher } from '../../services/proxy/timed-dispatcher.ts'
 import { TracedDispatcher } from '../../services/tracing/traced-dispatcher.ts'
@@ -13,13 +15,7 @@ import { parseProxiedBody } from './request-body.ts'
 import { decorateUpstreamCall, UpstreamCall } from './upstream-call.ts'
 import upstream from '../upstream/index.ts'
 
-export interface ProxyPluginOptions {
-  config: GatewayConfig
-  /** Default upstream timeout, ms. */
-  upstreamTimeout: number
-  /** Default request body limit, bytes. */
-  bodyLimit: number
-}
+export type { ProxyPluginOptions }
 
 const DEFAULT_CONNECTIONS_PER_ORIGIN = 128
 const KEEP_ALIVE_TIMEOUT_MS = 30_000
@@ -36,7 +32,8 @@ const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'pr
  * endpoints. Everything a route needs is computed here once, so the handler only substitutes
  * params and calls reply.from.
  */
-export default async function proxy (app: FastifyInstance, opts: ProxyPluginOptions): Promise<void> {
+export default async function proxy (app: FastifyInstance, rawOpts: ProxyPluginOptions): Promise<void> {
+  const opts = checkPluginOptions('portico-proxy', ProxyPluginOptionsSchema, rawOpts)
   const agent = new Agent({ connections: DEFAULT_CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS })
   const timed = new TimedDispatcher(agent)
   await app.register(replyFrom, {

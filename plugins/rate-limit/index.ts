@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import fastifyRateLimit, { normalizeIP, type RateLimitOptions as LibraryOptions } from '@fastify/rate-limit'
-import { Value } from '@sinclair/typebox/value'
+import { checkPluginOptions } from '../../schemas/plugin-options.ts'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import type { GatewayEnv } from '../../services/config/env.ts'
 import { RateLimitOptionsSchema, type RateLimitOptions } from '../../schemas/rate-limit.ts'
@@ -128,10 +128,7 @@ async function rateLimit (app: FastifyInstance, rawOptions: RateLimitPluginOptio
 }
 
 function checkOptions (raw: RateLimitPluginOptions): Readonly<RateLimitOptions> {
-  const options = Value.Default(RateLimitOptionsSchema, { ...raw }) as RateLimitOptions
-  const problems = [...Value.Errors(RateLimitOptionsSchema, options)].map(e => `${e.path || '(options)'}: ${e.message}`)
-  if (problems.length > 0) throw new Error(`portico-rate-limit: invalid options: ${problems.join('; ')}`)
-  return Object.freeze(options)
+  return checkPluginOptions('portico-rate-limit', RateLimitOptionsSchema, raw)
 }
 
 function ipKey (request: FastifyRequest): string {

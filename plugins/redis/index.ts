@@ -3,6 +3,8 @@ import fastifyRedis from '@fastify/redis'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import type { KeyValueStore } from '../../services/store/types.ts'
+import { RedisPluginOptionsSchema, type RedisPluginOptions } from '../../schemas/infrastructure.ts'
+import { checkPluginOptions } from '../../schemas/plugin-options.ts'
 import { MemoryStore } from '../../services/store/memory-store.ts'
 import { RedisStore } from '../../services/store/redis-store.ts'
 
@@ -15,19 +17,15 @@ declare module 'fastify' {
   }
 }
 
-export interface RedisPluginOptions {
-  /** redis:// or rediss:// URL; absent = memory stores. */
-  url?: string
-  /** Prefix of every key Portico writes. */
-  keyPrefix: string
-}
+export type { RedisPluginOptions }
 
 // A gateway must not queue requests behind a Redis that went away: commands fail within a second
 // and each concern decides what failing means (fail open, BYPASS, 503).
 const REDIS_COMMAND_TIMEOUT_MS = 1000
 const REDIS_CONNECT_TIMEOUT_MS = 2000
 
-async function redisPlugin (app: FastifyInstance, opts: RedisPluginOptions): Promise<void> {
+async function redisPlugin (app: FastifyInstance, rawOpts: RedisPluginOptions): Promise<void> {
+  const opts = checkPluginOptions('portico-redis', RedisPluginOptionsSchema, rawOpts)
   if (opts.url === undefined) {
     const store = new MemoryStore({ prefix: `${opts.keyPrefix}:` })
     app.decorate('store', store)

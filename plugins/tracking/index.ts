@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Readable } from 'node:stream'
-import { Value } from '@sinclair/typebox/value'
+import { checkPluginOptions } from '../../schemas/plugin-options.ts'
 import { TrackingOptionsSchema, type TrackingOptions } from '../../schemas/tracking.ts'
 import { openTrackingDatabase, dbErrorMessage, type TrackingDatabase } from '../../services/tracking/database.ts'
 import { TrackingWriter, type WriterStats } from '../../services/tracking/writer.ts'
@@ -276,13 +276,11 @@ function append<H extends AnyHook> (existing: H | H[] | undefined, hook: H): H[]
 }
 
 function checkOptions (raw: Partial<TrackingOptions>): TrackingOptions {
-  const opts = Value.Default(TrackingOptionsSchema, structuredClone(raw)) as TrackingOptions
-  const error = Value.Errors(TrackingOptionsSchema, opts).First()
-  if (error) throw new Error(`portico-tracking: option ${error.path.slice(1) || '(options)'} ${error.message.toLowerCase()}, got ${JSON.stringify(error.value)}`)
+  const opts = checkPluginOptions('portico-tracking', TrackingOptionsSchema, raw)
   // The largest row (two full body captures) must fit, or such requests could never be tracked.
   const largest = ROW_OVERHEAD_BYTES + 2 * opts.maxBody + MAX_URL_BYTES
-  if (opts.queueMaxBytes < largest) throw new Error(`portico-tracking: option queueMaxBytes (${opts.queueMaxBytes}) must hold at least one row with two full body captures: ${largest} bytes with maxBody ${opts.maxBody}`)
-  return Object.freeze(opts)
+  if (opts.queueMaxBytes < largest) throw new Error(`portico-tracking: invalid options: /queueMaxBytes (${opts.queueMaxBytes}) must hold at least one row with two full body captures: ${largest} bytes with maxBody ${opts.maxBody}`)
+  return opts
 }
 
 export default fp(trackingPlugin, {

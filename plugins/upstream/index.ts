@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { GatewayConfig } from '../../services/config/load-config.ts'
+import { UpstreamPluginOptionsSchema, type UpstreamPluginOptions } from '../../schemas/infrastructure.ts'
+import { checkPluginOptions } from '../../schemas/plugin-options.ts'
 import { MemoryRegistryStore, RedisRegistryStore, type TargetRegistryStore } from '../../services/upstream/registry-store.ts'
 import { Upstreams } from '../../services/upstream/upstreams.ts'
 
@@ -11,25 +12,15 @@ declare module 'fastify' {
   }
 }
 
-export interface UpstreamPluginOptions {
-  config: GatewayConfig
-  /** Default upstream timeout, ms. */
-  upstreamTimeout: number
-  /** How often the registry is re-read, ms. */
-  registryRefreshInterval: number
-  /**
-   * REDIS_KEY_PREFIX: registry keys are `<prefix>:registry:<service>`. Without it the registry
-   * stays in this process even when Redis is there (the proxy's stand-alone fallback).
-   */
-  keyPrefix?: string
-}
+export type { UpstreamPluginOptions }
 
 /**
  * The upstream side of the proxy, outside the proxy's encapsulated context so that /health,
  * /health/ready, /metrics and the admin API can read it too. Background work (active health
  * checks, registry refresh) starts on ready and stops on close.
  */
-async function upstreamPlugin (app: FastifyInstance, opts: UpstreamPluginOptions): Promise<void> {
+async function upstreamPlugin (app: FastifyInstance, rawOpts: UpstreamPluginOptions): Promise<void> {
+  const opts = checkPluginOptions('portico-upstream', UpstreamPluginOptionsSchema, rawOpts)
   const registry: TargetRegistryStore = app.storeIsShared && opts.keyPrefix !== undefined
     ? new RedisRegistryStore(app.redis, `${opts.keyPrefix}:registry:`)
     : new MemoryRegistryStore()

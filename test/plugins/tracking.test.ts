@@ -268,5 +268,5 @@ t.test('a queue byte bound that cannot hold one full row refuses to start, namin
   await t.rejects(build(t, {
     config: { services: { s: { url: 'http://127.0.0.1:9' } }, routes: [{ path: '/ok', service: 's' }] },
     env: { TRACKING_ENABLED: 'true', TRACKING_MAX_BODY: '1mb', TRACKING_QUEUE_MAX_BYTES: '1mb' }
-  }), { message: /portico-tracking: option queueMaxBytes \(1048576\) must hold at least one row with two full body captures: 2115584 bytes/ })
+  }), { message: /portico-tracking: invalid options: \/queueMaxBytes \(1048576\) must hold at least one row with two full body captures: 2115584 bytes/ })
 })
