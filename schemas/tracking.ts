@@ -8,7 +8,7 @@ export const TrackingOptionsSchema = Type.Object({
   maxBody: Type.Integer({ default: 16_384, minimum: 0, description: 'Bytes of each request and response body stored' }),
   queueMax: Type.Integer({ default: 50_000, minimum: 1, description: 'Rows held in memory while the database is slow or down' }),
   queueMaxBytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 1, description: 'Bytes those rows may hold (each row is queued as its COPY line); past it the oldest are dropped' }),
-  batchSize: Type.Integer({ default: 500, minimum: 1, maximum: 2000, description: 'Rows per INSERT (one unnest() statement per batch)' }),
+  batchSize: Type.Integer({ default: 500, minimum: 1, maximum: 2000, description: 'Rows per write (one COPY per batch)' }),
   flushInterval: Type.Integer({ default: 200, minimum: 1, description: 'Milliseconds between writes of queued rows' }),
   retention: Type.Integer({ default: 30 * 86_400_000, minimum: 1000, description: 'Milliseconds a row is kept; older rows are deleted by a periodic job' }),
   closeTimeout: Type.Integer({ default: 5000, minimum: 0, description: 'How long shutdown keeps retrying to write queued rows' })

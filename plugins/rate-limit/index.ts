@@ -39,7 +39,7 @@ type StoreCallback = (error: Error | null, result?: RateLimitHit) => void
  * and the gateway's own endpoints get no hook at all.
  */
 async function rateLimit (app: FastifyInstance, rawOptions: RateLimitPluginOptions): Promise<void> {
-  const options = checkOptions(rawOptions)
+  const options = checkPluginOptions('portico-rate-limit', RateLimitOptionsSchema, rawOptions)
   const store: RateLimitStore = app.storeIsShared
     ? new RedisRateLimitStore(app.redis, `${options.keyPrefix}:rate-limit:${options.algorithm}:`, options.algorithm)
     : new MemoryRateLimitStore({ algorithm: options.algorithm })
@@ -125,10 +125,6 @@ async function rateLimit (app: FastifyInstance, rawOptions: RateLimitPluginOptio
       storeAvailable: !down
     }))
   }
-}
-
-function checkOptions (raw: RateLimitPluginOptions): Readonly<RateLimitOptions> {
-  return checkPluginOptions('portico-rate-limit', RateLimitOptionsSchema, raw)
 }
 
 function ipKey (request: FastifyRequest): string {

@@ -49,20 +49,18 @@ export interface WriterStats {
  * (`prepare`) and queues it, O(1) in the queue, never awaiting. Rows are written by multi-row
  * inserts when a batch is full or every `flushInterval`. When the database fails, the batch stays
  * and is retried with exponential backoff; writes resume by themselves. The queue is bounded, by
- * rows (`queueMax`) and by bytes (`queueMaxBytes`, as `sizeOf` counts them): past either the oldest are dropped, counted, and logged once
- * per episode. Rows the database rejects as data (SQLSTATE class 22/23) are retried one by one,
+ * rows (`queueMax`) and by bytes (`queueMaxBytes`, as `sizeOf` counts them): past either the
+ * oldest are dropped, counted, and logged once per episode. Rows the database rejects as data (SQLSTATE class 22/23) are retried one by one,
  * and only the bad ones are counted as failed.
  *
  * Events: 'written' (n), 'dropped' (n), 'failed' (n), 'idle' (queue empty after a write).
  */
 export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
   private readonly queue: RowQueue<R>
-  /** The size of each queued row, in queue order. */
-  private readonly sizes: RowQueue<number>
+  /** `sizeOf` summed over the queue. */
   private queuedBytes = 0
-  /** The oldest rows, prepared, being written or waiting for a retry; and their sizes. */
+  /** The oldest rows, being written or waiting for a retry; and `sizeOf` summed over them. */
   private batch: R[] | null = null
-  private batchSizes: number[] = []
   private batchBytes = 0
   private readonly maxBytes: number
   private readonly sizeOf: (row: R) => number
@@ -87,7 +85,6 @@ export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
     super()
     if (opts.batchSize > opts.queueMax) throw new Error(`tracking batch size (${opts.batchSize}) must not exceed the queue bound (${opts.queueMax})`)
     this.queue = new RowQueue<R>(opts.queueMax)
-    this.sizes = new RowQueue<number>(opts.queueMax)
     this.maxBytes = opts.queueMaxBytes ?? Infinity
     this.sizeOf = opts.sizeOf ?? (() => 0)
     this.retryMin = opts.retryMinMs ?? DEFAULT_RETRY_MIN_MS
@@ -143,7 +140,6 @@ export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
     }
     if (evicted > 0) this.noteDropped(evicted)
     this.queue.push(row)
-    this.sizes.push(size)
     this.queuedBytes += size
     if (this.queue.length >= this.opts.batchSize) this.kick()
   }
@@ -155,14 +151,12 @@ export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
   // The oldest row not being written: the head of a batch waiting for a retry, else of the queue.
   private evictOldest (): boolean {
     if (this.batch !== null && !this.inFlight && this.batch.length > 0) {
-      this.batch.shift()
-      this.batchBytes -= this.batchSizes.shift()!
+      this.batchBytes -= this.sizeOf(this.batch.shift()!)
       if (this.batch.length === 0) this.clearBatch()
       return true
     }
     if (this.queue.length > 0) {
-      this.queue.shift()
-      this.queuedBytes -= this.sizes.shift()!
+      this.queuedBytes -= this.sizeOf(this.queue.shift()!)
       return true
     }
     return false
@@ -170,7 +164,6 @@ export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
 
   private clearBatch (): void {
     this.batch = null
-    this.batchSizes = []
     this.batchBytes = 0
   }
 
@@ -205,7 +198,6 @@ export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
     if (left > 0) {
       this.opts.log.error({ rows: left }, 'tracking: rows could not be written before shutdown and are lost')
       this.queue.take(left)
-      this.sizes.take(left)
       this.queuedBytes = 0
       this.clearBatch()
       this.dropped += left
@@ -268,12 +260,11 @@ export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
     this.emit('idle')
   }
 
-  // Takes up to n rows off the queue as the current batch, with their sizes.
+  // Takes up to n rows off the queue as the current batch.
   private takeBatch (n: number): void {
     this.batch = this.queue.take(n)
-    this.batchSizes = this.sizes.take(n)
     let bytes = 0
-    for (const size of this.batchSizes) bytes += size
+    for (const row of this.batch) bytes += this.sizeOf(row)
     this.queuedBytes -= bytes
     this.batchBytes = bytes
   }
