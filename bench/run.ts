@@ -1,14 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
-import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
-import autocannon, { type Result } from 'autocannon'
 import type { BenchContext } from './scenario.ts'
 import { discover, type Discovered } from './discover.ts'
-import type { ChildMessage, ParentMessage } from './cpu-probe.ts'
-import { parseDuration } from '../services/config/units.ts'
+import { BENCH_DIR, Probe, load, median, seconds, integer, pin, pinSplit } from './probe.ts'
 
 /**
  * `npm run bench`: starts a local upstream, every scenario's target in a process of its own, and
@@ -18,11 +14,7 @@ import { parseDuration } from '../services/config/units.ts'
  * scenario's ratio to its baseline (the median of per-round ratios: both sides measured minutes
  * apart at most). Exits 1 if a scenario fails; a ratio below its target is reported, not fatal.
  */
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const RESULTS_FILE = process.env.BENCH_RESULTS || join(BENCH_DIR, 'results.json')
-const CHILD_EXEC_ARGV = ['--import', 'tsx']
-const START_TIMEOUT_MS = 60_000
-const PROBE_TIMEOUT_MS = 10_000
 
 const USAGE = `Usage: npm run bench -- [options]
   --only a,b         run only these scenarios (their baselines are added)
@@ -30,13 +22,14 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections 50   concurrent connections             (env BENCH_CONNECTIONS, default 50)
   --rounds 3         interleaved rounds, at least 1     (env BENCH_ROUNDS, default 3)
   --warmup 1s        unmeasured run per target first    (env BENCH_WARMUP, default 1s)
+  --pin              Linux: every target on CPU 0, the load generator and upstream on the others
   --cpu-prof DIR     V8 CPU profiles of each target into DIR/<scenario>/ (bench/profile-summary.ts reads them)
   --list             list the scenarios and exit
 Env REDIS_URL and DATABASE_URL are passed to the scenarios that use them;
 BENCH_RESULTS names the results file (default bench/results.json).
 `
 
-interface Settings { duration: number, connections: number, rounds: number, warmup: number, only?: string[], list: boolean, cpuProf?: string }
+interface Settings { duration: number, connections: number, rounds: number, warmup: number, only?: string[], list: boolean, cpuProf?: string, pin: boolean }
 
 interface RunFigures {
   round: number
@@ -68,6 +61,7 @@ function settings (): Settings {
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       list: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false }
     }
@@ -76,25 +70,12 @@ function settings (): Settings {
     process.stdout.write(USAGE)
     process.exit(0)
   }
-  const duration = seconds('duration / BENCH_DURATION', values.duration ?? process.env.BENCH_DURATION ?? '5s')
-  const warmup = seconds('warmup / BENCH_WARMUP', values.warmup ?? process.env.BENCH_WARMUP ?? '1s', 0)
-  const connections = integer('connections / BENCH_CONNECTIONS', values.connections ?? process.env.BENCH_CONNECTIONS ?? '50')
-  const rounds = integer('rounds / BENCH_ROUNDS', values.rounds ?? process.env.BENCH_ROUNDS ?? '3')
+  const duration = seconds('duration / BENCH_DURATION', values.duration ?? process.env.BENCH_DURATION ?? '5s', usage)
+  const warmup = seconds('warmup / BENCH_WARMUP', values.warmup ?? process.env.BENCH_WARMUP ?? '1s', usage, 0)
+  const connections = integer('connections / BENCH_CONNECTIONS', values.connections ?? process.env.BENCH_CONNECTIONS ?? '50', usage)
+  const rounds = integer('rounds / BENCH_ROUNDS', values.rounds ?? process.env.BENCH_ROUNDS ?? '3', usage)
   const only = values.only?.split(',').map(s => s.trim()).filter(Boolean)
-  return { duration, warmup, connections, rounds, only, list: values.list ?? false, cpuProf: values['cpu-prof'] }
-}
-
-// A bare number is seconds here (autocannon's unit); `500ms`, `10s`, `1m` work as in the env schema.
-function seconds (name: string, raw: string, min = 1): number {
-  const value = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : parseDuration(raw) / 1000
-  if (!Number.isFinite(value) || value < min) usage(`${name}: expected a duration of at least ${min}s like 5s or 500ms, got ${JSON.stringify(raw)}`)
-  return value
-}
-
-function integer (name: string, raw: string): number {
-  const value = Number(raw)
-  if (!/^\d+$/.test(raw.trim()) || value < 1) usage(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`)
-  return value
+  return { duration, warmup, connections, rounds, only, list: values.list ?? false, cpuProf: values['cpu-prof'], pin: values.pin ?? false }
 }
 
 function usage (message: string): never {
@@ -116,91 +97,6 @@ function select (all: Discovered[], only?: string[]): Discovered[] {
   }
   only.forEach(add)
   return all.filter(s => wanted.has(s.name))
-}
-
-/**
- * A child process speaking the cpu-probe protocol: started, asked for CPU time around each run,
- * asked for its report, closed. A child that exits unasked fails whatever was waiting on it.
- */
-class Probe {
-  readonly child: ChildProcess
-  ready: Extract<ChildMessage, { type: 'ready' }> | undefined
-  private waiting: { type: ChildMessage['type'], resolve: (m: ChildMessage) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }[] = []
-  private exited: string | undefined
-
-  constructor (readonly label: string, script: string, args: string[], env: Record<string, string>, execArgv: string[] = []) {
-    this.child = fork(script, args, {
-      execArgv: [...CHILD_EXEC_ARGV, ...execArgv],
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-    })
-    this.child.on('message', (m: ChildMessage) => {
-      if (m.type === 'error') return this.fail(`setup failed: ${m.message}`)
-      const i = this.waiting.findIndex(w => w.type === m.type)
-      if (i === -1) return
-      const [w] = this.waiting.splice(i, 1)
-      clearTimeout(w.timer)
-      w.resolve(m)
-    })
-    this.child.on('exit', (code, signal) => this.fail(`process exited (${signal ?? `code ${code}`})`))
-    this.child.on('error', (err) => this.fail(err.message))
-  }
-
-  private fail (reason: string): void {
-    this.exited ??= reason
-    for (const w of this.waiting.splice(0)) {
-      clearTimeout(w.timer)
-      w.reject(new Error(`${this.label}: ${reason}`))
-    }
-  }
-
-  request<T extends ChildMessage['type']> (message: ParentMessage | null, reply: T, timeout = PROBE_TIMEOUT_MS): Promise<Extract<ChildMessage, { type: T }>> {
-    if (this.exited) return Promise.reject(new Error(`${this.label}: ${this.exited}`))
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting = this.waiting.filter(w => w.timer !== timer)
-        reject(new Error(`${this.label}: no '${reply}' answer within ${timeout} ms`))
-      }, timeout)
-      this.waiting.push({ type: reply, resolve: resolve as (m: ChildMessage) => void, reject, timer })
-      if (message) this.child.send(message)
-    })
-  }
-
-  async start (): Promise<this> {
-    this.ready = await this.request(null, 'ready', START_TIMEOUT_MS)
-    return this
-  }
-
-  cpuStart (): void {
-    if (!this.exited) this.child.send({ type: 'cpu-start' } satisfies ParentMessage)
-  }
-
-  async cpuStop (): Promise<number> {
-    return (await this.request({ type: 'cpu-stop' }, 'cpu')).micros
-  }
-
-  async close (): Promise<void> {
-    if (this.exited) return
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
-    await this.request({ type: 'close' }, 'closed').catch(() => {})
-    const kill = setTimeout(() => this.child.kill('SIGKILL'), 5000).unref()
-    await exited
-    clearTimeout(kill)
-  }
-}
-
-function load (url: string, ready: NonNullable<Probe['ready']>, connections: number, duration: number): Promise<Result> {
-  const instance = autocannon({
-    url: new URL(ready.path ?? '/bench', url).href,
-    method: ready.method ?? 'GET',
-    headers: ready.headers,
-    body: ready.body,
-    connections,
-    duration,
-    pipelining: 1,
-    timeout: 10
-  })
-  return Promise.resolve(instance)
 }
 
 async function measure (state: ScenarioState, upstream: Probe, s: Settings, round: number): Promise<RunFigures> {
@@ -229,12 +125,6 @@ async function measure (state: ScenarioState, upstream: Probe, s: Settings, roun
     targetCpuPerReq: ready.url === upstream.ready!.url ? null : targetCpu / requests,
     upstreamCpuPerReq: upstreamCpu / requests
   }
-}
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
 interface Summary {
@@ -328,9 +218,13 @@ async function main (): Promise<number> {
   }
   const chosen = select(all, s.only)
   const startLoad = loadavg()
-  process.stdout.write(`bench: ${chosen.length} scenario(s), ${s.rounds} round(s) × ${s.duration}s, ${s.connections} connections, warm-up ${s.warmup}s\n`)
+  const split = s.pin ? pinSplit(usage) : null
+  process.stdout.write(`bench: ${chosen.length} scenario(s), ${s.rounds} round(s) × ${s.duration}s, ${s.connections} connections, warm-up ${s.warmup}s` +
+    `${split !== null ? `, targets pinned to CPU ${split.target}, load and upstream to CPUs ${split.load}` : ''}\n`)
 
+  if (split !== null) pin(process.pid, split.load)
   const upstream = await new Probe('upstream', join(BENCH_DIR, 'upstream.ts'), [], {}).start()
+  if (split !== null) pin(upstream.child.pid!, split.load)
   const ctx: BenchContext = { upstreamUrl: upstream.ready!.url, redisUrl: process.env.REDIS_URL || undefined, databaseUrl: process.env.DATABASE_URL || undefined }
   const states: ScenarioState[] = chosen.map(scenario => ({ scenario, runs: [] }))
   const stop = async () => {
@@ -344,6 +238,7 @@ async function main (): Promise<number> {
     for (const st of states) {
       try {
         st.child = await new Probe(st.scenario.name, join(BENCH_DIR, 'target.ts'), [st.scenario.file, st.scenario.name], { BENCH_CONTEXT: JSON.stringify(ctx) }, s.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(s.cpuProf, st.scenario.name)] : []).start()
+        if (split !== null) pin(st.child.child.pid!, split.target)
         process.stdout.write(`  started ${st.scenario.name} at ${st.child.ready!.url}\n`)
         if (s.warmup > 0) await load(st.child.ready!.url, st.child.ready!, s.connections, s.warmup)
       } catch (err) {
@@ -381,7 +276,7 @@ async function main (): Promise<number> {
   writeFileSync(RESULTS_FILE, JSON.stringify({
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadavgAtStart: startLoad },
-    settings: { duration: s.duration, connections: s.connections, rounds: s.rounds, warmup: s.warmup, only: s.only ?? null },
+    settings: { duration: s.duration, connections: s.connections, rounds: s.rounds, warmup: s.warmup, only: s.only ?? null, pinned: s.pin },
     scenarios: summaries
   }, null, 2) + '\n')
   process.stdout.write(`results written to ${relative(process.cwd(), RESULTS_FILE)}\n`)

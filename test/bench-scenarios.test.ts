@@ -1,7 +1,7 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { discover } from '../bench/discover.ts'
@@ -41,11 +41,14 @@ t.test('each core scenario sets up a target that proxies to the upstream, and cl
   }
 })
 
+// --pin where it can work (Linux, two CPUs, taskset), so the end-to-end run covers it too.
+const canPin = process.platform === 'linux' && cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0
+
 t.test('npm run bench runs end to end: table printed, results written, exit 0', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const results = join(dir, 'results.json')
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'run.ts'), '--only', 'bare-proxy', '--duration', '1', '--rounds', '1', '--warmup', '0', '--connections', '4'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'run.ts'), '--only', 'bare-proxy', '--duration', '1', '--rounds', '1', '--warmup', '0', '--connections', '4', ...(canPin ? ['--pin'] : [])], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, BENCH_RESULTS: results },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -65,6 +68,8 @@ t.test('npm run bench runs end to end: table printed, results written, exit 0', 
   t.ok(bare.targetCpuPerReq > 0, 'CPU per request of the proxy process measured')
   t.ok(bare.ratio > 0, 'ratio to direct computed')
   t.equal(written.scenarios[0].targetCpuPerReq, undefined, 'direct has no process in between to charge')
+  t.equal(written.settings.pinned, canPin)
+  if (canPin) t.match(out, /targets pinned to CPU 0, load and upstream to CPUs 1/)
 })
 
 t.test('npm run bench: an unknown --only name is a usage error naming the scenarios', async (t) => {

@@ -1,0 +1,42 @@
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../services/config/package-info.ts'
+
+async function ab (args: string[]): Promise<{ code: number | null, out: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'ab.ts'), ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { out += c })
+  const [code] = await once(child, 'exit')
+  return { code, out }
+}
+
+t.test('bench/ab.ts measures two targets in alternating pairs and prints the median ratio', async (t) => {
+  const { code, out } = await ab(['portico-plain', 'bare-proxy', '--pairs', '2', '--slice', '300ms', '--warmup', '0', '--connections', '4', '--b-env', 'PORTICO_AB_MARK=1'])
+  t.equal(code, 0, `exit 0\n${out}`)
+  t.match(out, /A = portico-plain \(bench\/scenarios\/core\.ts\), B = bare-proxy \(bench\/scenarios\/core\.ts, PORTICO_AB_MARK=1\)/)
+  t.equal(out.match(/^ {2}pair +\d+ +A +\d+ req\/s +B +\d+ req\/s +B\/A \d\.\d{3}$/gm)?.length, 2, 'one line per pair')
+  t.match(out, /^B\/A \d+\.\d{3} \(quartiles \d+\.\d{3}–\d+\.\d{3}\) +req\/s A \d+ B \d+ +CPU µs\/req A [\d.]+ B [\d.]+$/m, 'the summary')
+})
+
+const canPin = process.platform === 'linux' && cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0
+t.test('bench/ab.ts --pin puts the targets on CPU 0 and says so', { skip: canPin ? false : 'needs Linux, two CPUs and taskset' }, async (t) => {
+  const { code, out } = await ab(['portico-plain', 'portico-plain', '--pairs', '1', '--slice', '300ms', '--warmup', '0', '--connections', '4', '--pin'])
+  t.equal(code, 0, `exit 0\n${out}`)
+  t.match(out, /targets pinned to CPU 0, load and upstream to CPUs 1(-\d+)?$/m)
+})
+
+t.test('bench/ab.ts: unknown scenarios and bad options are usage errors', async (t) => {
+  const unknown = await ab(['portico-plain', 'nope'])
+  t.equal(unknown.code, 2)
+  t.match(unknown.out, /B: no scenario named "nope"/)
+  const env = await ab(['portico-plain', 'portico-plain', '--a-env', 'novalue'])
+  t.equal(env.code, 2)
+  t.match(env.out, /--a-env: expected K=V pairs/)
+  const pairs = await ab(['portico-plain', 'portico-plain', '--pairs', '0'])
+  t.equal(pairs.code, 2)
+  t.match(pairs.out, /--pairs: expected a positive integer/)
+})
