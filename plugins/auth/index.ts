@@ -15,6 +15,8 @@ import { SessionStore } from '../../services/auth/session-store.ts'
 import { parsePublicKeyPem } from '../../services/auth/key-algorithms.ts'
 import { AuthUnavailableError, ForbiddenError, UnauthorizedError } from '../../errors.ts'
 import { authDocs } from './docs.ts'
+import { checkPluginOptions } from '../../schemas/plugin-options.ts'
+import { AuthPluginOptionsSchema, type AuthPluginOptions } from '../../schemas/auth.ts'
 import { startSession, endSession } from './session-hooks.ts'
 import { DEFAULT_TIER } from '../../services/auth/identity.ts'
 
@@ -23,14 +25,6 @@ declare module 'fastify' {
     /** The gateway session cookie's value when the request carried one (not yet checked). */
     sessionId: string | null
   }
-}
-
-export interface AuthPluginOptions {
-  jwt?: { secret?: string, publicKey?: string, jwksUrl?: string, issuer?: string[], audience?: string[] }
-  verify?: { url: string, cacheTtl: number, timeout: number }
-  session: { cookie: string, ttl: number, secure: boolean }
-  /** RATE_LIMIT_TRUST_HEADERS: client X-User-ID / X-User-Tier become an unverified identity for limits. */
-  trustHeaders: boolean
 }
 
 /** The plugin's options from the decoded environment. */
@@ -66,7 +60,8 @@ const MIN_SECRET_BYTES = 32
  * - `session: create | destroy` routes get an onSend hook that starts or ends the session.
  * The hooks are callback-style so a cached token is checked without a promise or a tick.
  */
-async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
+async function authPlugin (app: FastifyInstance, rawOpts: AuthPluginOptions): Promise<void> {
+  const opts = checkPluginOptions('portico-auth', AuthPluginOptionsSchema, rawOpts)
   await app.register(cookie, { hook: false })
 
   const storeFailure = throttledLog(app, 'auth store unavailable; verifying without its cache')

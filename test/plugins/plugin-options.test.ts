@@ -8,6 +8,7 @@ import { testEnv } from '../helper.ts'
 import redis from '../../plugins/redis/index.ts'
 import upstream from '../../plugins/upstream/index.ts'
 import proxy from '../../plugins/proxy/index.ts'
+import auth, { authOptions } from '../../plugins/auth/index.ts'
 import { parseConfig } from '../../services/config/load-config.ts'
 
 t.test('checkPluginOptions fills defaults on a copy, names every problem, freezes the result', async (t) => {
@@ -46,4 +47,12 @@ t.test('the redis, upstream and proxy plugins refuse bad options at registration
   t.match(await registrationError(app => app.register(proxy, { config, upstreamTimeout: -1, bodyLimit: 1.5 }), true), /^portico-proxy: invalid options: \/upstreamTimeout: .*; \/bodyLimit: Expected integer/)
   t.match(await registrationError(app => app.register(proxy, { config: { services: {} } as never, upstreamTimeout: 1, bodyLimit: 1 }), true), /^portico-proxy: invalid options: \/config/)
   t.equal(await registrationError(app => app.register(proxy, { config, upstreamTimeout: 0, bodyLimit: 1024 }), true), 'registered', 'good options register (a 0 timeout means no deadline)')
+})
+
+t.test('the auth plugin refuses bad options at registration, saying which; the env\'s own options register', async (t) => {
+  const good = authOptions(testEnv({ JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!', AUTH_VERIFY_URL: 'http://127.0.0.1:9/verify' }))
+  t.equal(await registrationError(app => app.register(auth, good), true), 'registered')
+  t.match(await registrationError(app => app.register(auth, { ...good, session: { ...good.session, ttl: 0 } }), true), /^portico-auth: invalid options: \/session\/ttl: Expected integer to be greater or equal to 1/)
+  t.match(await registrationError(app => app.register(auth, { ...good, verify: { url: 'ftp://x', cacheTtl: -1, timeout: 1000 } }), true), /^portico-auth: invalid options: (?=.*\/verify\/url: )(?=.*\/verify\/cacheTtl: )/)
+  t.match(await registrationError(app => app.register(auth, { ...good, session: { ...good.session, cookie: 'a b' } }), true), /^portico-auth: invalid options: \/session\/cookie: /)
 })
