@@ -20,9 +20,9 @@ Env REDIS_URL and DATABASE_URL are passed to the scenarios, as npm run bench doe
  * resolve: both targets up at once, the load alternating short slices between them, the ratio
  * B/A taken within each pair (seconds apart) and its median and quartiles reported. A and B may
  * be one scenario under two environments, or the same scenario from two checkouts of the code.
- * `--pin` gives the targets a core of their own, away from the load generator, the upstream and
- * any local database: a production-like split that also removes most of the noise of two
- * shared cores (docs/benchmark.md).
+ * `--pin` gives the targets a core of their own, away from the load generator and the upstream
+ * (a local database still floats): closer to production, and far less noisy on two shared cores
+ * (docs/benchmark.md).
  */
 interface Side { label: string, file: string, name: string, env: Record<string, string> }
 
@@ -51,7 +51,10 @@ async function run (probe: Probe, slice: number, connections: number): Promise<R
   probe.cpuStart()
   const result = await load(probe.ready!.url, probe.ready!, connections, slice)
   const cpu = await probe.cpuStop()
-  if (result['2xx'] === 0) throw new Error(`${probe.label}: no 2xx response in ${slice}s (${JSON.stringify(result.statusCodeStats)})`)
+  // As in run.ts: a scenario that expects a non-2xx status (an open circuit's 503) counts those.
+  const expect = probe.ready!.expectStatus
+  const expected = expect === undefined ? result['2xx'] : result.statusCodeStats[expect]?.count ?? 0
+  if (expected === 0) throw new Error(`${probe.label}: no ${expect ?? '2xx'} response in ${slice}s (${JSON.stringify(result.statusCodeStats)})`)
   return { reqPerSec: result.requests.total / result.duration, cpuPerReq: cpu / result.requests.total }
 }
 
