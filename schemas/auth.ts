@@ -1,5 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 
+/** RFC 6265's cookie-name token: the SESSION_COOKIE env value and the plugin option. */
+export const COOKIE_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
 const HttpUrl = (description: string) => Type.String({ pattern: '^https?://', description })
 const List = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description })
 
@@ -18,7 +21,7 @@ export const AuthPluginOptionsSchema = Type.Object({
     timeout: Type.Integer({ minimum: 1, description: 'AUTH_VERIFY_TIMEOUT, ms' })
   }, { additionalProperties: false })),
   session: Type.Object({
-    cookie: Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'SESSION_COOKIE: the cookie\'s name' }),
+    cookie: Type.String({ pattern: COOKIE_NAME_PATTERN, description: 'SESSION_COOKIE: the cookie\'s name' }),
     ttl: Type.Integer({ minimum: 1, description: 'SESSION_TTL, ms' }),
     secure: Type.Boolean({ description: 'SESSION_COOKIE_SECURE' })
   }, { additionalProperties: false }),

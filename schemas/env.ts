@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { COOKIE_NAME_PATTERN } from './auth.ts'
 import { DURATION_PATTERN, SIZE_PATTERN } from '../services/config/units.ts'
 
 /**
@@ -65,7 +66,7 @@ export const EnvSchema = Type.Object({
   AUTH_VERIFY_URL: url('Remote verification: POST {"token"} (also sent as Authorization: Bearer); 200 {user_id, email?, scopes?, tier?} = valid', ['http:', 'https:']),
   AUTH_VERIFY_CACHE_TTL: duration('How long a remote verification result is reused (cached by token hash); 0 = never', '30s'),
   AUTH_VERIFY_TIMEOUT: duration('How long the verify service may take before the request gets 503', '3s'),
-  SESSION_COOKIE: Type.Optional(Type.String({ description: 'Name of the gateway session cookie', default: 'session', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", kind: 'string', expected: 'a cookie name (letters, digits and !#$%&\'*+.^_`|~-)' })),
+  SESSION_COOKIE: Type.Optional(Type.String({ description: 'Name of the gateway session cookie', default: 'session', pattern: COOKIE_NAME_PATTERN, kind: 'string', expected: 'a cookie name (letters, digits and !#$%&\'*+.^_`|~-)' })),
   SESSION_TTL: duration('Lifetime of a gateway session (and its cookie)', '1d'),
   SESSION_COOKIE_SECURE: bool('Mark the session cookie Secure (HTTPS only)', 'false'),
   RATE_LIMIT_TRUST_HEADERS: bool('Accept client X-User-ID / X-User-Tier as an unverified identity for rate limiting (only behind a trusted edge)', 'false'),
