@@ -89,6 +89,7 @@ async function main (): Promise<void> {
   const a = await side('A', positionals[0], values['a-env'])
   const b = await side('B', positionals[1], values['b-env'])
   const split = values.pin ? pinSplit(fail) : null
+  // The upstream and the targets are forked from here, so they start on the load CPUs too.
   if (split !== null) pin(process.pid, split.load)
   const upstream = await new Probe('upstream', join(BENCH_DIR, 'upstream.ts'), [], {}).start()
   const ctx: BenchContext = { upstreamUrl: upstream.ready!.url, redisUrl: process.env.REDIS_URL || undefined, databaseUrl: process.env.DATABASE_URL || undefined }
@@ -99,10 +100,7 @@ async function main (): Promise<void> {
       probes.push(probe)
       return await probe.start()
     }))
-    if (split !== null) {
-      pin(upstream.child.pid!, split.load)
-      for (const p of [pa, pb]) pin(p.child.pid!, split.target)
-    }
+    if (split !== null) for (const p of [pa, pb]) pin(p.child.pid!, split.target)
     process.stdout.write(`ab: A = ${a.name} (${relative(process.cwd(), a.file)}${fmtEnv(a.env)}), B = ${b.name} (${relative(process.cwd(), b.file)}${fmtEnv(b.env)})\n` +
       `    ${pairs} pairs of ${slice}s slices, ${connections} connections${split !== null ? `, targets pinned to CPU ${split.target}, load and upstream to CPUs ${split.load}` : ''}\n`)
     if (warmup > 0) for (const p of [pa, pb]) await load(p.ready!.url, p.ready!, connections, warmup)

@@ -222,9 +222,9 @@ async function main (): Promise<number> {
   process.stdout.write(`bench: ${chosen.length} scenario(s), ${s.rounds} round(s) × ${s.duration}s, ${s.connections} connections, warm-up ${s.warmup}s` +
     `${split !== null ? `, targets pinned to CPU ${split.target}, load and upstream to CPUs ${split.load}` : ''}\n`)
 
+  // The upstream and the targets are forked from here, so they start on the load CPUs too.
   if (split !== null) pin(process.pid, split.load)
   const upstream = await new Probe('upstream', join(BENCH_DIR, 'upstream.ts'), [], {}).start()
-  if (split !== null) pin(upstream.child.pid!, split.load)
   const ctx: BenchContext = { upstreamUrl: upstream.ready!.url, redisUrl: process.env.REDIS_URL || undefined, databaseUrl: process.env.DATABASE_URL || undefined }
   const states: ScenarioState[] = chosen.map(scenario => ({ scenario, runs: [] }))
   const stop = async () => {

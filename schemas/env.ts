@@ -47,7 +47,7 @@ export const EnvSchema = Type.Object({
   TRACKING_MAX_BODY: size('Request and response bodies are stored up to this size (then marked truncated)', '16kb'),
   TRACKING_QUEUE_MAX: int('Rows held in memory while the database is slow or down; beyond it the oldest are dropped and counted', '50000', 1, 10_000_000),
   TRACKING_QUEUE_MAX_BYTES: size('Memory those rows may hold (each row is queued as its COPY line); beyond it the oldest are dropped and counted', '64mb'),
-  TRACKING_BATCH_SIZE: int('Rows per multi-row insert', '500', 1, 2000),
+  TRACKING_BATCH_SIZE: int('Rows per write (one COPY per batch)', '500', 1, 2000),
   TRACKING_FLUSH_INTERVAL: duration('How often queued rows are written', '200ms'),
   TRACKING_RETENTION: duration('Rows older than this are deleted by a periodic job', '30d'),
   // cache (issue 5)

@@ -50,8 +50,8 @@ export interface WriterStats {
  * inserts when a batch is full or every `flushInterval`. When the database fails, the batch stays
  * and is retried with exponential backoff; writes resume by themselves. The queue is bounded, by
  * rows (`queueMax`) and by bytes (`queueMaxBytes`, as `sizeOf` counts them): past either the
- * oldest are dropped, counted, and logged once per episode. Rows the database rejects as data (SQLSTATE class 22/23) are retried one by one,
- * and only the bad ones are counted as failed.
+ * oldest are dropped, counted, and logged once per episode. Rows the database rejects as data
+ * (SQLSTATE class 22/23) are retried one by one, and only the bad ones are counted as failed.
  *
  * Events: 'written' (n), 'dropped' (n), 'failed' (n), 'idle' (queue empty after a write).
  */
