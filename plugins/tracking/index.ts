@@ -7,10 +7,10 @@ import { openTrackingDatabase, dbErrorMessage, type TrackingDatabase } from '../
 import { TrackingWriter, type WriterStats } from '../../services/tracking/writer.ts'
 import { RetentionJob } from '../../services/tracking/retention.ts'
 import { BodyCapture, tapStream } from '../../services/tracking/capture.ts'
-import { toRow, ROW_OVERHEAD_BYTES, type TrackedRequest } from '../../services/tracking/record.ts'
+import { ROW_OVERHEAD_BYTES, type TrackedRequest } from '../../services/tracking/record.ts'
 import { listRequests, type RequestFilters } from '../../services/tracking/queries.ts'
 import type { RequestRow } from '../../services/tracking/schema.ts'
-import { encodeRow, insertLines } from '../../services/tracking/insert.ts'
+import { encodeRequest, insertLines } from '../../services/tracking/insert.ts'
 import { ANONYMOUS_TIER } from '../../services/auth/identity.ts'
 import { TrackingDisabledError } from '../../errors.ts'
 
@@ -129,7 +129,7 @@ async function trackingPlugin (app: FastifyInstance, rawOpts: Partial<TrackingOp
       await insertLines(database, lines)
       idleErrorLogged = false
     },
-    prepare: (request) => encodeRow(toRow(request)),
+    prepare: encodeRequest,
     sizeOf: (line) => line.length,
     describe: (line) => line.toString('utf8', 0, line.indexOf(TAB)),
     queueMax: opts.queueMax,

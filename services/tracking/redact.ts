@@ -1,5 +1,3 @@
-import type { HeaderMap } from './schema.ts'
-
 export const REDACTED = '[REDACTED]'
 
 /** Headers whose values are credentials (contract §6). Lower-case, as Node delivers them. */
@@ -12,31 +10,13 @@ const SECRET_FIELD = /pass(?:word|wd|phrase)|token|secret|api[-_]?key|credential
 // value is a string (possibly cut off), a scalar up to the next delimiter, or an opening brace.
 const JSON_PAIR = /"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|\{|\[|[^,{}[\]"\s]+)/g
 
+/** A header whose value is stored as REDACTED (copy-line.ts `headersJson`), whatever its case. */
+export function isSecretHeader (name: string): boolean {
+  return SECRET_HEADERS.has(name.toLowerCase())
+}
+
 export function isSecretField (name: string): boolean {
   return SECRET_FIELD.test(name)
-}
-
-/**
- * Headers as stored: credential values replaced, numbers as strings. Most header sets hold no
- * credential and only strings: those are returned as they are, without a copy.
- */
-export function redactHeaders (headers: Record<string, unknown>): HeaderMap {
-  if (storedAsIs(headers)) return headers as HeaderMap
-  const out: HeaderMap = {}
-  for (const name in headers) {
-    const value = headers[name]
-    if (value === undefined) continue
-    if (SECRET_HEADERS.has(name.toLowerCase())) out[name] = REDACTED
-    else out[name] = Array.isArray(value) ? value.map(String) : String(value)
-  }
-  return out
-}
-
-function storedAsIs (headers: Record<string, unknown>): boolean {
-  for (const name in headers) {
-    if (typeof headers[name] !== 'string' || SECRET_HEADERS.has(name.toLowerCase())) return false
-  }
-  return true
 }
 
 /**

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { RowQueue } from './row-queue.ts'
 import { dbErrorMessage, sqlState } from './database.ts'
-import type { NewRequestRow } from './schema.ts'
 
 export const DEFAULT_RETRY_MIN_MS = 100
 export const DEFAULT_RETRY_MAX_MS = 5000
@@ -55,7 +54,7 @@ export interface WriterStats {
  *
  * Events: 'written' (n), 'dropped' (n), 'failed' (n), 'idle' (queue empty after a write).
  */
-export class TrackingWriter<T, R = NewRequestRow> extends EventEmitter {
+export class TrackingWriter<T, R = T> extends EventEmitter {
   private readonly queue: RowQueue<R>
   /** `sizeOf` summed over the queue. */
   private queuedBytes = 0

@@ -1,12 +1,6 @@
 import t from 'tap'
-import { redactBody, redactHeaders } from '../../../services/tracking/redact.ts'
+import { redactBody } from '../../../services/tracking/redact.ts'
 import { BodyCapture, storedBody } from '../../../services/tracking/capture.ts'
-
-t.test('headers: credentials replaced whatever their case, numbers and lists kept as strings', async (t) => {
-  t.same(redactHeaders({ Authorization: 'Bearer x', cookie: 'a=b', 'set-cookie': ['a', 'b'], 'X-API-Key': 'k', 'content-length': 12, via: ['1', '2'], gone: undefined }), {
-    Authorization: '[REDACTED]', cookie: '[REDACTED]', 'set-cookie': '[REDACTED]', 'X-API-Key': '[REDACTED]', 'content-length': '12', via: ['1', '2']
-  })
-})
 
 t.test('complete JSON: every credential-named field at any depth', async (t) => {
   const body = JSON.stringify({ user: 'a', Password: 'p', profile: { refresh_token: 'r', apiKey: 'k', tokens: ['a', 'b'] }, items: [{ clientSecret: 's', ok: 1 }] })
@@ -48,13 +42,4 @@ t.test('stored bodies: caps, encodings, binary and NUL bytes', async (t) => {
   untyped.addString('{"token":"x"}')
   t.equal(storedBody(untyped, undefined, undefined), '{"token":"[REDACTED]"}', 'untyped JSON is recognised')
   t.equal(storedBody(new BodyCapture(10), 'text/plain', undefined), null)
-})
-
-t.test('headers with nothing to redact are stored as they are; any credential or number means a copy', async (t) => {
-  const clean = { host: 'h', 'content-type': 'application/json' }
-  t.equal(redactHeaders(clean), clean, 'no copy')
-  const secret = { host: 'h', Cookie: 'a=b' }
-  t.not(redactHeaders(secret), secret)
-  t.same(secret, { host: 'h', Cookie: 'a=b' }, 'the original is never changed')
-  t.same(redactHeaders({ 'content-length': 3 }), { 'content-length': '3' })
 })

@@ -6,8 +6,10 @@ import type { TestContext } from '../../helper.ts'
 import { openTrackingDatabase, type TrackingDatabase } from '../../../services/tracking/database.ts'
 import { TrackingWriter, type WriterLog } from '../../../services/tracking/writer.ts'
 import { RowQueue } from '../../../services/tracking/row-queue.ts'
-import { requests, type NewRequestRow } from '../../../services/tracking/schema.ts'
-import { insertRows } from '../../../services/tracking/insert.ts'
+import { requests } from '../../../services/tracking/schema.ts'
+import { encodeRequest, insertLines } from '../../../services/tracking/insert.ts'
+import { BodyCapture } from '../../../services/tracking/capture.ts'
+import type { TrackedRequest } from '../../../services/tracking/record.ts'
 
 const log: WriterLog & { lines: Array<[string, string]> } = {
   lines: [],
@@ -16,11 +18,16 @@ const log: WriterLog & { lines: Array<[string, string]> } = {
   error (_o, msg) { this.lines.push(['error', msg]) }
 }
 
-function row (i: number, extra: Partial<NewRequestRow> = {}): NewRequestRow {
+function row (i: number, extra: Partial<TrackedRequest> = {}): TrackedRequest {
   return {
-    request_id: `r${i}`, method: 'GET', path: '/p', route: '/p', service: 's', status_code: 200, duration_ms: 1,
-    request_headers: {}, response_headers: {}, ...extra
+    requestId: `r${i}`, startedAt: Date.now(), method: 'GET', url: '/p', route: '/p', service: 's', statusCode: 200,
+    durationMs: 1, upstreamMs: null, ip: undefined, userId: null, tier: null, requestHeaders: {}, requestBody: null,
+    bytesIn: 0, responseHeaders: {}, responseBody: null, error: null, ...extra
   }
+}
+
+async function insertRows (database: TrackingDatabase, rows: TrackedRequest[]): Promise<void> {
+  await insertLines(database, rows.map(encodeRequest))
 }
 
 async function open (t: TestContext, backend: Backend): Promise<TrackingDatabase> {
@@ -67,7 +74,7 @@ t.test('the queue is bounded by estimated bytes too: the oldest rows go first, c
   log.lines.length = 0
   let down = true
   const written: number[] = []
-  const writer = new TrackingWriter<{ id: number, size: number }, { id: number, size: number }>({
+  const writer = new TrackingWriter<{ id: number, size: number }>({
     insert: async (rows) => {
       if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
       written.push(...rows.map(r => r.id))
@@ -103,9 +110,9 @@ t.test('the queue is bounded by estimated bytes too: the oldest rows go first, c
 })
 
 /** A writer of batches of 100 that records each batch's size and then awaits `write`. */
-function batchCounter (t: TestContext, flushInterval: number, write: () => Promise<void>): { writer: TrackingWriter<number>, batches: number[] } {
+function batchCounter (t: TestContext, flushInterval: number, write: () => Promise<void>): { writer: TrackingWriter<number, TrackedRequest>, batches: number[] } {
   const batches: number[] = []
-  const writer = new TrackingWriter<number>({
+  const writer = new TrackingWriter<number, TrackedRequest>({
     insert: async (rows) => {
       batches.push(rows.length)
       await write()
@@ -184,7 +191,7 @@ for (const { name: backend, skip } of BACKENDS) {
       const database = await open(t, backend)
       let down = false
       let inserts = 0
-      const writer = new TrackingWriter<NewRequestRow>({
+      const writer = new TrackingWriter<TrackedRequest>({
         insert: async (rows) => {
           inserts++
           if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
@@ -224,7 +231,7 @@ for (const { name: backend, skip } of BACKENDS) {
 
     t.test('a row the database rejects is counted as failed; the rest of its batch is written', async (t) => {
       const database = await open(t, backend)
-      const writer = new TrackingWriter<NewRequestRow>({
+      const writer = new TrackingWriter<TrackedRequest>({
         insert: async (rows) => { await insertRows(database, rows) },
         prepare: r => r,
         queueMax: 100,
@@ -233,7 +240,7 @@ for (const { name: backend, skip } of BACKENDS) {
         log
       })
       t.teardown(() => writer.close(0))
-      for (let i = 0; i < 5; i++) writer.enqueue(row(i, i === 2 ? { status_code: 70_000 } : {}))
+      for (let i = 0; i < 5; i++) writer.enqueue(row(i, i === 2 ? { statusCode: 70_000 } : {}))
       await writer.flush()
       t.same(writer.stats(), { queued: 0, written: 4, dropped: 0, failed: 1 })
       t.equal(await count(database), 4)
@@ -242,30 +249,40 @@ for (const { name: backend, skip } of BACKENDS) {
     t.test('COPY keeps every value as it was: separators, backslashes, NUL, unicode, nulls, JSON', async (t) => {
       const database = await open(t, backend)
       const awkward = 'tab\there\nnew line\r\\N \\. back\\slash "quoted" é 日本 🚀'
-      const headers = { 'x-odd': 'a\tb\\c"d\ne', 'set-cookie': ['one', 'two'] }
+      const headers = { 'x-odd': 'a\tb\\c"d\ne', via: ['one', 'two\\'], 'user-agent': '\\.' }
+      const responseBody = new BodyCapture(100)
+      responseBody.addString('nul\u0000byte')
+      const requestBody = new BodyCapture(4)
+      requestBody.add(Buffer.from('1234567'))
+      const startedAt = Date.UTC(2026, 10, 27, 9, 4, 46, 57) + 0.5
       await insertRows(database, [
-        row(1, { query: awkward, user_agent: '\\.', response_body: 'nul\u0000byte', request_headers: headers, duration_ms: 0.125, bytes_in: 7, request_body_truncated: true }),
+        row(1, { url: `/p?${awkward}`, startedAt, requestHeaders: headers, responseHeaders: { 'content-type': 'text/plain' }, responseBody, requestBody, durationMs: 1.5, upstreamMs: 0.125 }),
         row(2)
       ])
       const rows = await database.db.select().from(requests).orderBy(requests.request_id)
       t.equal(rows.length, 2)
+      t.equal(rows[0].path, '/p')
       t.equal(rows[0].query, awkward)
       t.equal(rows[0].user_agent, '\\.', 'a lone \\. is data, not the end-of-data marker')
       t.equal(rows[0].response_body, 'nul\uFFFDbyte', 'NUL, which PostgreSQL text cannot hold, becomes U+FFFD')
       t.same(rows[0].request_headers, headers)
-      t.equal(rows[0].duration_ms, 0.125)
+      t.equal(rows[0].created_at.getTime(), Math.trunc(startedAt))
+      t.equal(rows[0].duration_ms, 1.5)
+      t.equal(rows[0].upstream_ms, 0.13, 'timings are kept to a hundredth of a millisecond')
+      t.equal(rows[0].request_body, '1234')
       t.equal(rows[0].bytes_in, 7)
       t.equal(rows[0].request_body_truncated, true)
       t.equal(rows[1].query, null, 'absent values are NULL')
-      t.equal(rows[1].bytes_in, 0, 'and columns with defaults get them')
+      t.equal(rows[1].user_agent, null)
+      t.equal(rows[1].upstream_ms, null)
+      t.equal(rows[1].bytes_in, 0)
       t.equal(rows[1].request_body_truncated, false)
-      t.ok(rows[1].created_at instanceof Date && Math.abs(rows[1].created_at.getTime() - Date.now()) < 60_000, 'created_at defaults to now')
     })
 
     t.test('close() writes what is queued, and counts what it could not write', async (t) => {
       const database = await open(t, backend)
       let down = false
-      const writer = new TrackingWriter<NewRequestRow>({
+      const writer = new TrackingWriter<TrackedRequest>({
         insert: async (rows) => {
           if (down) throw new Error('Connection terminated unexpectedly')
           await insertRows(database, rows)
@@ -282,7 +299,7 @@ for (const { name: backend, skip } of BACKENDS) {
       writer.enqueue(row(999))
       t.same(writer.stats(), { queued: 0, written: 250, dropped: 1, failed: 0 }, 'a row after the shutdown flush is counted as dropped')
 
-      const second = new TrackingWriter<NewRequestRow>({
+      const second = new TrackingWriter<TrackedRequest>({
         insert: async () => { throw new Error('Connection terminated unexpectedly') },
         prepare: r => r,
         queueMax: 1000,
