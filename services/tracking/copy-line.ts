@@ -17,8 +17,8 @@ const NULL = '\\N'
  * A tracked request as its line of PostgreSQL's COPY text format: tab-separated, `\N` for null,
  * ending in a newline. Built in one pass from what the request holds, with no row object, Date or
  * redacted copy of a header object in between: building the row is most of what tracking costs
- * the gateway, and this measured ≈8 µs a request less inside it than a row object turned into a
- * line (docs/tracking.md).
+ * the gateway, and this measured 5–8 µs a request less inside it than a row object turned into
+ * a line (docs/tracking.md).
  */
 export function requestLine (r: TrackedRequest): string {
   const url = r.url
