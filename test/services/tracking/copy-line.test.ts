@@ -3,6 +3,7 @@ import { getTableColumns } from 'drizzle-orm'
 import { headersJson, isoTimestamp, LINE_COLUMNS, requestLine } from '../../../services/tracking/copy-line.ts'
 import { BodyCapture } from '../../../services/tracking/capture.ts'
 import type { TrackedRequest } from '../../../services/tracking/record.ts'
+type Asserts = Pick<typeof t, 'equal'>
 import { requests } from '../../../services/tracking/schema.ts'
 
 function tracked (extra: Partial<TrackedRequest> = {}): TrackedRequest {
@@ -14,7 +15,7 @@ function tracked (extra: Partial<TrackedRequest> = {}): TrackedRequest {
 }
 
 /** A line's fields by column, COPY's escapes undone (`\N` as null). */
-function fields (line: string): Record<string, string | null> {
+function fields (t: Asserts, line: string): Record<string, string | null> {
   t.equal(line.at(-1), '\n', 'a line ends in a newline')
   const values = line.slice(0, -1).split('\t')
   t.equal(values.length, LINE_COLUMNS.length, 'a field per column')
@@ -30,7 +31,7 @@ t.test('a line has every column of the table but its generated id', async (t) =>
 t.test('a line holds the request: path and query apart, timings rounded, identity, outcome', async (t) => {
   const body = new BodyCapture(4)
   body.add(Buffer.from('a=1&b=2'))
-  const line = fields(requestLine(tracked({
+  const line = fields(t, requestLine(tracked({
     url: '/orders/7?x=1&y=\t2', method: 'POST', statusCode: 429, durationMs: 12.3456, upstreamMs: 0.004, ip: '10.0.0.1',
     userId: 'u1', tier: 'premium', requestHeaders: { 'user-agent': 'curl/8', 'content-type': 'text/plain' }, requestBody: body,
     responseHeaders: { 'x-cache': 'MISS', 'content-length': 12 }, error: 'E: bad\nthing'
@@ -43,13 +44,13 @@ t.test('a line holds the request: path and query apart, timings rounded, identit
     response_headers: '{"x-cache":"MISS","content-length":"12"}', response_body: null, response_body_truncated: 'f', bytes_out: '12',
     error: 'E: bad\nthing'
   })
-  const plain = fields(requestLine(tracked({ bytesIn: 5, responseHeaders: { 'ratelimit-remaining': '4' } })))
+  const plain = fields(t, requestLine(tracked({ bytesIn: 5, responseHeaders: { 'ratelimit-remaining': '4' } })))
   t.equal(plain.query, null, 'no query string is NULL, not empty')
   t.equal(plain.upstream_ms, null)
   t.equal(plain.user_agent, null)
   t.equal(plain.rate_limit, 'allowed', 'a limited route that let the request through')
   t.equal(plain.bytes_in, '5', 'Content-Length when no capture saw the body')
-  t.equal(fields(requestLine(tracked())).rate_limit, null, 'an unlimited route')
+  t.equal(fields(t, requestLine(tracked())).rate_limit, null, 'an unlimited route')
 })
 
 t.test('headers: credentials replaced whatever their case, numbers and lists kept as strings', async (t) => {
@@ -71,7 +72,7 @@ t.test('headers: the JSON text is JSON.stringify\'s, whatever the values hold', 
 
 t.test('a header value with a backslash or tab survives the line\'s COPY escaping as JSON', async (t) => {
   const headers = { 'x-odd': 'a\tb\\c"d' }
-  const line = fields(requestLine(tracked({ requestHeaders: headers })))
+  const line = fields(t, requestLine(tracked({ requestHeaders: headers })))
   t.same(JSON.parse(line.request_headers!), headers)
 })
 
