@@ -1,8 +1,7 @@
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { BenchContext } from './scenario.ts'
 import { discover } from './discover.ts'
-import { BENCH_DIR, Probe, load, median, seconds, integer, pin, pinSplit } from './probe.ts'
+import { BENCH_DIR, Probe, load, median, seconds, integer, pin, pinSplit, describePin, startUpstream, successes } from './probe.ts'
 
 const USAGE = `Usage: node --import tsx bench/ab.ts A B [options]
 A and B name a scenario (tracking-on) or a scenario file and name (../other/bench/scenarios/tracking.ts:tracking-on).
@@ -51,10 +50,7 @@ async function run (probe: Probe, slice: number, connections: number): Promise<R
   probe.cpuStart()
   const result = await load(probe.ready!.url, probe.ready!, connections, slice)
   const cpu = await probe.cpuStop()
-  // As in run.ts: a scenario that expects a non-2xx status (an open circuit's 503) counts those.
-  const expect = probe.ready!.expectStatus
-  const expected = expect === undefined ? result['2xx'] : result.statusCodeStats[expect]?.count ?? 0
-  if (expected === 0) throw new Error(`${probe.label}: no ${expect ?? '2xx'} response in ${slice}s (${JSON.stringify(result.statusCodeStats)})`)
+  if (successes(result, probe.ready!) === 0) throw new Error(`${probe.label}: no ${probe.ready!.expectStatus ?? '2xx'} response in ${slice}s (${JSON.stringify(result.statusCodeStats)})`)
   return { reqPerSec: result.requests.total / result.duration, cpuPerReq: cpu / result.requests.total }
 }
 
@@ -89,10 +85,7 @@ async function main (): Promise<void> {
   const a = await side('A', positionals[0], values['a-env'])
   const b = await side('B', positionals[1], values['b-env'])
   const split = values.pin ? pinSplit(fail) : null
-  // The upstream and the targets are forked from here, so they start on the load CPUs too.
-  if (split !== null) pin(process.pid, split.load)
-  const upstream = await new Probe('upstream', join(BENCH_DIR, 'upstream.ts'), [], {}).start()
-  const ctx: BenchContext = { upstreamUrl: upstream.ready!.url, redisUrl: process.env.REDIS_URL || undefined, databaseUrl: process.env.DATABASE_URL || undefined }
+  const { upstream, ctx } = await startUpstream(split)
   const probes: Probe[] = [upstream]
   try {
     const [pa, pb] = await Promise.all([a, b].map(async (s) => {
@@ -102,7 +95,7 @@ async function main (): Promise<void> {
     }))
     if (split !== null) for (const p of [pa, pb]) pin(p.child.pid!, split.target)
     process.stdout.write(`ab: A = ${a.name} (${relative(process.cwd(), a.file)}${fmtEnv(a.env)}), B = ${b.name} (${relative(process.cwd(), b.file)}${fmtEnv(b.env)})\n` +
-      `    ${pairs} pairs of ${slice}s slices, ${connections} connections${split !== null ? `, targets pinned to CPU ${split.target}, load and upstream to CPUs ${split.load}` : ''}\n`)
+      `    ${pairs} pairs of ${slice}s slices, ${connections} connections${describePin(split)}\n`)
     if (warmup > 0) for (const p of [pa, pb]) await load(p.ready!.url, p.ready!, connections, warmup)
     const ratios: number[] = []
     const runsA: Run[] = []

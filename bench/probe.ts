@@ -1,9 +1,10 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { cpus } from 'node:os'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon, { type Result } from 'autocannon'
 import type { ChildMessage, ParentMessage } from './cpu-probe.ts'
+import type { BenchContext } from './scenario.ts'
 import { parseDuration } from '../services/config/units.ts'
 
 /** What the bench scripts (run.ts, ab.ts) share: their child processes and the load they send. */
@@ -97,6 +98,11 @@ export function load (url: string, ready: NonNullable<Probe['ready']>, connectio
   return Promise.resolve(instance)
 }
 
+/** Responses that count as successes: 2xx, or the status a scenario expects (an open circuit's 503). */
+export function successes (result: Result, ready: NonNullable<Probe['ready']>): number {
+  return ready.expectStatus === undefined ? result['2xx'] : result.statusCodeStats[ready.expectStatus]?.count ?? 0
+}
+
 export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
@@ -116,24 +122,49 @@ export function integer (name: string, raw: string, fail: (message: string) => n
   return value
 }
 
+/** Why `--pin` cannot work here (it needs Linux, two CPUs and taskset), or null when it can. */
+export function pinUnavailable (): string | null {
+  if (process.platform !== 'linux') return '--pin: Linux only (it uses taskset)'
+  if (cpus().length < 2) return '--pin needs at least two CPUs'
+  try {
+    execFileSync('taskset', ['--version'], { stdio: 'ignore' })
+  } catch {
+    return '--pin needs taskset (util-linux)'
+  }
+  return null
+}
+
+export interface PinSplit { target: string, load: string }
+
 /**
  * `--pin`: the targets on CPU 0, the load generator and the upstream on the others (Linux,
  * taskset), so the gateway under test has a core of its own, as it would in production, instead
  * of sharing both with the load and any local database.
  */
-export function pinSplit (fail: (message: string) => never): { target: string, load: string } {
-  if (process.platform !== 'linux') fail('--pin: Linux only (it uses taskset)')
+export function pinSplit (fail: (message: string) => never): PinSplit {
+  const reason = pinUnavailable()
+  if (reason !== null) fail(reason)
   const n = cpus().length
-  if (n < 2) fail('--pin needs at least two CPUs')
-  try {
-    execFileSync('taskset', ['--version'], { stdio: 'ignore' })
-  } catch {
-    fail('--pin needs taskset (util-linux)')
-  }
   return { target: '0', load: n === 2 ? '1' : `1-${n - 1}` }
+}
+
+/** The run's header line: where `--pin` put things, or nothing. */
+export function describePin (split: PinSplit | null): string {
+  return split === null ? '' : `, targets pinned to CPU ${split.target}, load and upstream to CPUs ${split.load}`
 }
 
 /** Every thread of a process, and those it starts later, onto the given CPUs. */
 export function pin (pid: number, cpuList: string): void {
   execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cpuList, String(pid)], { stdio: 'ignore' })
+}
+
+/**
+ * The shared upstream, and the context scenarios set up their targets with. Pinned first (this
+ * process onto the load CPUs), so the upstream and every target forked later start there too.
+ */
+export async function startUpstream (split: PinSplit | null): Promise<{ upstream: Probe, ctx: BenchContext }> {
+  if (split !== null) pin(process.pid, split.load)
+  const upstream = await new Probe('upstream', join(BENCH_DIR, 'upstream.ts'), [], {}).start()
+  const ctx: BenchContext = { upstreamUrl: upstream.ready!.url, redisUrl: process.env.REDIS_URL || undefined, databaseUrl: process.env.DATABASE_URL || undefined }
+  return { upstream, ctx }
 }

@@ -2,9 +2,8 @@ import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { BenchContext } from './scenario.ts'
 import { discover, type Discovered } from './discover.ts'
-import { BENCH_DIR, Probe, load, median, seconds, integer, pin, pinSplit } from './probe.ts'
+import { BENCH_DIR, Probe, load, median, seconds, integer, pin, pinSplit, describePin, startUpstream, successes } from './probe.ts'
 
 /**
  * `npm run bench`: starts a local upstream, every scenario's target in a process of its own, and
@@ -108,9 +107,7 @@ async function measure (state: ScenarioState, upstream: Probe, s: Settings, roun
   const [targetCpu, upstreamCpu] = await Promise.all([child.cpuStop(), upstream.cpuStop()])
   const requests = result.requests.total
   const errors = result.errors + result.timeouts
-  // A scenario that expects a non-2xx status (an open circuit's 503) counts those as its successes.
-  const expected = ready.expectStatus === undefined ? result['2xx'] : result.statusCodeStats[ready.expectStatus]?.count ?? 0
-  if (requests === 0 || expected === 0) {
+  if (requests === 0 || successes(result, ready) === 0) {
     throw new Error(`no successful response in ${s.duration}s (${errors} errors, ${result.non2xx} non-2xx: ${JSON.stringify(result.statusCodeStats)})`)
   }
   return {
@@ -219,13 +216,9 @@ async function main (): Promise<number> {
   const chosen = select(all, s.only)
   const startLoad = loadavg()
   const split = s.pin ? pinSplit(usage) : null
-  process.stdout.write(`bench: ${chosen.length} scenario(s), ${s.rounds} round(s) × ${s.duration}s, ${s.connections} connections, warm-up ${s.warmup}s` +
-    `${split !== null ? `, targets pinned to CPU ${split.target}, load and upstream to CPUs ${split.load}` : ''}\n`)
+  process.stdout.write(`bench: ${chosen.length} scenario(s), ${s.rounds} round(s) × ${s.duration}s, ${s.connections} connections, warm-up ${s.warmup}s${describePin(split)}\n`)
 
-  // The upstream and the targets are forked from here, so they start on the load CPUs too.
-  if (split !== null) pin(process.pid, split.load)
-  const upstream = await new Probe('upstream', join(BENCH_DIR, 'upstream.ts'), [], {}).start()
-  const ctx: BenchContext = { upstreamUrl: upstream.ready!.url, redisUrl: process.env.REDIS_URL || undefined, databaseUrl: process.env.DATABASE_URL || undefined }
+  const { upstream, ctx } = await startUpstream(split)
   const states: ScenarioState[] = chosen.map(scenario => ({ scenario, runs: [] }))
   const stop = async () => {
     await Promise.all(states.map(st => st.child?.close()))

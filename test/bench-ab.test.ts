@@ -1,9 +1,9 @@
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../services/config/package-info.ts'
+import { pinUnavailable } from '../bench/probe.ts'
 
 async function ab (args: string[]): Promise<{ code: number | null, out: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', 'ab.ts'), ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -15,7 +15,7 @@ async function ab (args: string[]): Promise<{ code: number | null, out: string }
 }
 
 // --pin where it can work (Linux, two CPUs, taskset): one run covers it too.
-const canPin = process.platform === 'linux' && cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0
+const canPin = pinUnavailable() === null
 
 t.test('bench/ab.ts measures two targets in alternating pairs and prints the median ratio', async (t) => {
   const { code, out } = await ab(['portico-plain', 'bare-proxy', '--pairs', '2', '--slice', '300ms', '--warmup', '0', '--connections', '4', '--b-env', 'PORTICO_AB_MARK=1', ...(canPin ? ['--pin'] : [])])

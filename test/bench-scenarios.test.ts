@@ -1,10 +1,11 @@
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { discover } from '../bench/discover.ts'
+import { pinUnavailable } from '../bench/probe.ts'
 import { scenarios as core } from '../bench/scenarios/core.ts'
 import { PROJECT_ROOT } from '../services/config/package-info.ts'
 import { startUpstream } from './helper.ts'
@@ -42,7 +43,7 @@ t.test('each core scenario sets up a target that proxies to the upstream, and cl
 })
 
 // --pin where it can work (Linux, two CPUs, taskset), so the end-to-end run covers it too.
-const canPin = process.platform === 'linux' && cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0
+const canPin = pinUnavailable() === null
 
 t.test('npm run bench runs end to end: table printed, results written, exit 0', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'))
